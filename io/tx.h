@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tx.h: the frame sender. The sweep fills up to batch_max frame buffers and hands them over in
+ * one call; the backend puts them on the wire of one interface through an AF_PACKET socket.
+ *
+ * Backends, chosen at run time: "uring" (io_uring, one submit per batch, registered socket),
+ * "mmsg" (sendmmsg, the fallback where io_uring is missing or forbidden, as in many containers),
+ * "null" (counts frames and sends nothing: dry runs and benchmarks of the engine alone).
+ * TX_AUTO tries uring, then mmsg. Only the thread that opened a tx may use it.
+ */
+#ifndef LNMT_TX_H
+#define LNMT_TX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum tx_kind { TX_AUTO, TX_URING, TX_MMSG, TX_NULL };
+
+struct tx;
+
+/* Parses "auto", "uring", "mmsg", "null"; -1 if unknown. */
+int tx_kind_parse(const char *s);
+
+/*
+ * Opens a sender on ifindex (ignored by null). Frames are at most frame_max bytes. Returns 0,
+ * -EPERM without CAP_NET_RAW, or another -errno. With TX_AUTO, an io_uring failure falls back to
+ * mmsg and tx_fallback_reason() says why.
+ */
+int tx_open(struct tx **out, enum tx_kind kind, int ifindex, unsigned batch_max, size_t frame_max);
+
+/* Buffer i (< batch_max) of the next batch: frame_max bytes, owned by tx, valid until tx_close. */
+uint8_t *tx_frame(struct tx *tx, unsigned i);
+
+/*
+ * Sends frames 0..n-1 of the batch, lens[i] bytes each. Retries frames the kernel refused for
+ * lack of buffer space (ENOBUFS/EAGAIN). Returns 0 when all n went out, else -errno of the first
+ * hard failure (frames before it were sent; *sent says how many in all).
+ */
+int tx_send(struct tx *tx, const uint16_t *lens, unsigned n, unsigned *sent);
+
+const char *tx_name(const struct tx *tx);
+/* Why TX_AUTO did not get io_uring, or NULL. */
+const char *tx_fallback_reason(const struct tx *tx);
+void tx_close(struct tx *tx);
+
+#endif

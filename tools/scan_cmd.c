@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: MIT */
+/* scan_cmd.c: `lnmt scan`: options in, one sweep run in-process, results out. */
+#include "cli.h"
+#include "err.h"
+#include "netinfo.h"
+#include "output.h"
+#include "sweep.h"
+#include "sweep_net.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char scan_usage[] =
+"Usage: lnmt scan [OPTIONS] TARGET...\n"
+"\n"
+"Sweeps IPv4 targets with raw ARP, ICMP echo or TCP SYN probes and prints every host that\n"
+"answers, as fast as the network allows, in a random order that visits each target once.\n"
+"\n"
+"Targets:\n"
+"  198.18.0.0/16  198.18.0.10-198.18.3.255  198.18.0.7  @hosts.txt (one spec a line, # comments)\n"
+"  0.0.0.0/8 and 224.0.0.0/3 (multicast, reserved, broadcast) are never probed.\n"
+"\n"
+"Probes:\n"
+"  -P, --probe LIST       arp, icmp, syn; several with commas (default: arp for on-link\n"
+"                         targets, icmp for routed ones; syn when -p is given)\n"
+"  -p, --ports LIST       ports for syn: 22,80,8000-8100 (default 80)\n"
+"      --ttl N            IP TTL of probes (default 64)\n"
+"\n"
+"Timing:\n"
+"  -r, --rate PPS         packets per second, paced per packet (default 0 = unlimited)\n"
+"      --retries N        re-probe targets that have not answered, N more times (default 2)\n"
+"  -w, --wait TIME        wait for late replies after the last probe (default 500ms;\n"
+"                         units us, ms, s, m; a bare number is ms)\n"
+"      --seed N           reproduce the probe order of an earlier sweep\n"
+"      --shard I/N        sweep only part I of N (0-based), so N machines split the work\n"
+"\n"
+"Selection:\n"
+"      --exclude SPEC     skip these addresses (repeatable, same syntax as targets)\n"
+"      --exclude-file F   skip the addresses listed in F\n"
+"\n"
+"Network:\n"
+"  -i, --interface IF     send and capture on IF (default: the route to the first target)\n"
+"      --source-ip IP     source address (default: the route's)\n"
+"      --gateway-mac MAC  next-hop MAC for ICMP/SYN (default: resolved from the gateway)\n"
+"      --tx KIND          sender: auto, uring, mmsg (default auto: io_uring, else sendmmsg)\n"
+"      --batch N          frames per submission (default 64)\n"
+"      --dry-run          build and count every probe but send nothing (no privileges needed\n"
+"                         with -i and --source-ip)\n"
+"\n"
+"Output:\n"
+"  -f, --format FMT       text, jsonl or csv (default: text on a terminal, else jsonl)\n"
+"  -q, --quiet            no progress line and no summary\n"
+"  -v, --verbose          say which sender ran and why, and the receive counters\n"
+"\n"
+"Examples:\n"
+"  lnmt scan 198.18.128.0/17                    ARP sweep of an on-link /17\n"
+"  lnmt scan -P icmp 198.19.0.0/16 -f jsonl     ping a routed /16, JSON lines out\n"
+"  lnmt scan -p 22,80,443 198.19.0.0/20         SYN sweep of three ports\n"
+"  lnmt scan -P icmp,syn -p 80 @nets.txt --exclude 198.19.7.0/24 --rate 50000\n"
+"\n"
+"Needs CAP_NET_RAW (root). Results go to stdout, progress and the summary to stderr.\n"
+"Ctrl-C stops sending, waits briefly for replies in flight, prints the summary and exits 130.\n";
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	if (stop_requested < 2)
+		stop_requested++;
+}
+
+struct scan_opts {
+	struct sweep_config cfg;
+	struct target_set targets;
+	struct port_list ports;
+	struct sweep_net_opts net;
+	const char *probe_list;
+	const char *port_spec;
+	int format;
+	bool quiet, verbose, dry_run;
+};
+
+enum {
+	OPT_RETRIES = 256, OPT_SEED, OPT_SHARD, OPT_EXCLUDE, OPT_EXCLUDE_FILE, OPT_SOURCE_IP,
+	OPT_GATEWAY_MAC, OPT_TX, OPT_BATCH, OPT_DRY_RUN, OPT_TTL,
+};
+
+static const struct option long_opts[] = {
+	{ "probe", required_argument, NULL, 'P' },
+	{ "ports", required_argument, NULL, 'p' },
+	{ "rate", required_argument, NULL, 'r' },
+	{ "retries", required_argument, NULL, OPT_RETRIES },
+	{ "wait", required_argument, NULL, 'w' },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "shard", required_argument, NULL, OPT_SHARD },
+	{ "exclude", required_argument, NULL, OPT_EXCLUDE },
+	{ "exclude-file", required_argument, NULL, OPT_EXCLUDE_FILE },
+	{ "interface", required_argument, NULL, 'i' },
+	{ "source-ip", required_argument, NULL, OPT_SOURCE_IP },
+	{ "gateway-mac", required_argument, NULL, OPT_GATEWAY_MAC },
+	{ "tx", required_argument, NULL, OPT_TX },
+	{ "batch", required_argument, NULL, OPT_BATCH },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "ttl", required_argument, NULL, OPT_TTL },
+	{ "format", required_argument, NULL, 'f' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int bad_value(const char *opt, const char *val, const char *expected)
+{
+	cli_error("bad %s '%s': %s", opt, val, expected);
+	return EXIT_USAGE;
+}
+
+static int parse_shard(const char *s, struct sweep_config *cfg)
+{
+	unsigned i, n;
+	char tail;
+
+	if (sscanf(s, "%u/%u%c", &i, &n, &tail) != 2 || n == 0 || i >= n)
+		return bad_value("--shard", s, "expected I/N with 0 <= I < N, e.g. 0/4");
+	cfg->shard = i;
+	cfg->shards = n;
+	return 0;
+}
+
+static int parse_option(struct scan_opts *o, int c, const char *arg)
+{
+	char err[TARGET_ERR_LEN + 64];
+	uint64_t v;
+	int rc;
+
+	switch (c) {
+	case 'P': o->probe_list = arg; return 0;
+	case 'p': o->port_spec = arg; return 0;
+	case 'r':
+		if (!cli_parse_u64(arg, 0, 100000000, &o->cfg.rate_pps))
+			return bad_value("--rate", arg, "expected packets per second, 0 for unlimited");
+		return 0;
+	case OPT_RETRIES:
+		if (!cli_parse_u64(arg, 0, 100, &v))
+			return bad_value("--retries", arg, "expected 0-100");
+		o->cfg.retries = (unsigned)v;
+		return 0;
+	case 'w':
+		if (!cli_parse_duration_ns(arg, &o->cfg.wait_ns))
+			return bad_value("--wait", arg, "expected a duration such as 500ms or 2s");
+		return 0;
+	case OPT_SEED:
+		if (!cli_parse_u64(arg, 0, UINT64_MAX, &o->cfg.seed))
+			return bad_value("--seed", arg, "expected a non-negative integer");
+		return 0;
+	case OPT_SHARD: return parse_shard(arg, &o->cfg);
+	case OPT_EXCLUDE:
+	case OPT_EXCLUDE_FILE: {
+		char spec[4096];
+		snprintf(spec, sizeof(spec), c == OPT_EXCLUDE_FILE ? "@%s" : "%s", arg);
+		if ((rc = target_set_exclude(&o->targets, spec, err, sizeof(err)))) {
+			cli_error("--exclude: %s", err);
+			return EXIT_USAGE;
+		}
+		return 0;
+	}
+	case 'i': o->net.ifname = arg; return 0;
+	case OPT_SOURCE_IP: o->net.source_ip = arg; return 0;
+	case OPT_GATEWAY_MAC: o->net.gateway_mac = arg; return 0;
+	case OPT_TX:
+		if ((rc = tx_kind_parse(arg)) < 0 || rc == TX_NULL)
+			return bad_value("--tx", arg, "expected auto, uring or mmsg");
+		o->cfg.tx = (enum tx_kind)rc;
+		return 0;
+	case OPT_BATCH:
+		if (!cli_parse_u64(arg, 1, 1024, &v))
+			return bad_value("--batch", arg, "expected 1-1024");
+		o->cfg.batch = (unsigned)v;
+		return 0;
+	case OPT_DRY_RUN: o->dry_run = true; return 0;
+	case OPT_TTL:
+		if (!cli_parse_u64(arg, 1, 255, &v))
+			return bad_value("--ttl", arg, "expected 1-255");
+		o->cfg.env.ttl = (uint8_t)v;
+		return 0;
+	case 'f':
+		if ((o->format = output_format_parse(arg)) < 0)
+			return bad_value("--format", arg, "expected text, jsonl or csv");
+		return 0;
+	case 'q': o->quiet = true; return 0;
+	case 'v': o->verbose = true; return 0;
+	}
+	return EXIT_USAGE;
+}
+
+/* Default probe: ARP where the first target is on-link (it is the one answer every LAN host
+ * must give), ICMP where it is routed; SYN when ports were asked for. */
+static const char *default_probes(const struct scan_opts *o)
+{
+	struct net_route route;
+
+	if (o->port_spec)
+		return "syn";
+	if (netinfo_route(target_set_addr(&o->targets, 0), &route) == 0 && !route.has_gateway)
+		return "arp";
+	return "icmp";
+}
+
+static int parse_probes(struct scan_opts *o)
+{
+	char *list = strdup(o->probe_list ? o->probe_list : default_probes(o)), *save = NULL;
+	int rc = 0;
+
+	if (!list)
+		return 1;
+	for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		const struct probe_ops *p = probe_by_name(tok);
+		bool dup = false;
+		if (!p) {
+			rc = bad_value("--probe", tok, "expected arp, icmp or syn");
+			break;
+		}
+		for (unsigned i = 0; i < o->cfg.n_probes; i++)
+			dup |= o->cfg.probes[i] == p;
+		if (!dup)
+			o->cfg.probes[o->cfg.n_probes++] = p;
+	}
+	free(list);
+	if (!rc && !o->cfg.n_probes)
+		rc = bad_value("--probe", o->probe_list, "expected arp, icmp or syn");
+	return rc;
+}
+
+static int parse_args(struct scan_opts *o, int argc, char **argv)
+{
+	char err[TARGET_ERR_LEN + 64];
+	int c, rc;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":P:p:r:w:i:f:qvh", long_opts, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(scan_usage, stdout);
+			return -1;
+		}
+		if (c == '?' || c == ':') {
+			const char *name = argv[optind - 1];
+			cli_error("%s: %s (see 'lnmt scan --help')", name,
+				  c == ':' ? "option needs a value" : "unknown option");
+			return EXIT_USAGE;
+		}
+		if ((rc = parse_option(o, c, optarg)))
+			return rc;
+	}
+	if (optind == argc) {
+		cli_error("no targets: give at least one, e.g. 'lnmt scan 198.18.0.0/24' (see --help)");
+		return EXIT_USAGE;
+	}
+	for (int i = optind; i < argc; i++) {
+		if ((rc = target_set_add(&o->targets, argv[i], err, sizeof(err)))) {
+			cli_error("%s", err);
+			return EXIT_USAGE;
+		}
+	}
+	if ((rc = target_set_finalize(&o->targets))) {
+		cli_error(rc == LNMT_E_EMPTY ? "no targets left after exclusions" : "targets: %s",
+			  lnmt_strerror(rc));
+		return EXIT_USAGE;
+	}
+	if (o->port_spec && port_list_parse(&o->ports, o->port_spec, err, sizeof(err))) {
+		cli_error("%s", err);
+		return EXIT_USAGE;
+	}
+	if ((rc = parse_probes(o)))
+		return rc;
+	if (!o->port_spec)
+		port_list_parse(&o->ports, "80", err, sizeof(err));
+	return 0;
+}
+
+static void install_sigint(void)
+{
+	struct sigaction sa = { .sa_handler = on_sigint };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static int run(struct scan_opts *o)
+{
+	char err[512], ifname[IF_NAMESIZE];
+	struct sweep_stats st;
+	struct output out = {
+		.format = (enum out_format)o->format, .out = stdout, .err = stderr,
+		.progress = !o->quiet && isatty(STDERR_FILENO),
+	};
+	struct sweep_sink sink = { .result = output_result, .progress = output_progress, .ctx = &out };
+	int rc;
+
+	if (o->dry_run)
+		o->cfg.tx = TX_NULL;
+	if ((rc = sweep_net_resolve(&o->net, &o->cfg, ifname, err, sizeof(err)))) {
+		cli_error("%s", err);
+		return rc == LNMT_E_PARSE ? EXIT_USAGE : 1;
+	}
+	if (o->targets.n_reserved_dropped && o->verbose)
+		cli_error("skipping %llu addresses in 0.0.0.0/8 and 224.0.0.0/3",
+			  (unsigned long long)o->targets.n_reserved_dropped);
+	output_begin(&out);
+	install_sigint();
+	rc = sweep_run(&o->cfg, &sink, &stop_requested, &st, err, sizeof(err));
+	output_clear_progress(&out);
+	if (rc) {
+		fflush(stdout);
+		cli_error("%s", err);
+		return 1;
+	}
+	if (o->verbose) {
+		char src[16];
+		cli_error("interface %s, source %s, tx %s%s%s", o->cfg.ifname, ipv4_format(o->cfg.env.src_ip, src),
+			  st.tx_name, st.tx_fallback ? " (fallback: " : "", st.tx_fallback ? st.tx_fallback : "");
+		if (st.tx_fallback)
+			fputs(")\n", stderr);
+	}
+	if (!o->quiet)
+		output_summary(&out, &st, o->verbose);
+	fflush(stdout);
+	return st.ended == SWEEP_END_STOPPED ? EXIT_INTERRUPTED : 0;
+}
+
+int cmd_scan(int argc, char **argv)
+{
+	struct scan_opts o = {
+		.cfg = { .tx = TX_AUTO, .retries = 2, .wait_ns = 500000000ull, .env.ttl = 64 },
+		.format = isatty(STDOUT_FILENO) ? OUT_TEXT : OUT_JSONL,
+	};
+	struct timespec now;
+	int rc;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	o.cfg.seed = (uint64_t)now.tv_nsec ^ ((uint64_t)now.tv_sec << 20) ^ (uint64_t)getpid();
+	target_set_init(&o.targets);
+	rc = parse_args(&o, argc, argv);
+	if (rc == 0) {
+		o.cfg.targets = &o.targets;
+		o.cfg.ports = &o.ports;
+		rc = run(&o);
+	} else if (rc < 0) {
+		rc = 0; /* --help */
+	}
+	target_set_fini(&o.targets);
+	port_list_fini(&o.ports);
+	return rc;
+}
