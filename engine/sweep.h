@@ -43,7 +43,7 @@ struct sweep_config {
 	uint64_t rate_pps;                /* 0 = as fast as the machine goes */
 	unsigned retries;
 	uint64_t wait_ns;                 /* cooldown after the last probe */
-	size_t rx_buffer_bytes;           /* 0 = default (64 MiB) */
+	size_t rx_buffer_bytes;           /* capture ring; 0 = sized for the sweep (4-64 MiB) */
 };
 
 struct sweep_result {

@@ -54,7 +54,11 @@ int rx_open(struct rx **out, const char *ifname, const char *filter, size_t buff
 	}
 	pcap_set_snaplen(rx->pcap, RX_SNAPLEN);
 	pcap_set_promisc(rx->pcap, 0);
-	pcap_set_immediate_mode(rx->pcap, 1);
+	/* Not immediate mode: that gives TPACKET_V2, where every reply wakes the receiver (measured:
+	 * ~30% of a sweep's CPU in wake-ups). TPACKET_V3 hands over blocks of frames, retired at the
+	 * latest after 1 ms, so a sweep still ends within 1 ms of its last reply. */
+	pcap_set_immediate_mode(rx->pcap, 0);
+	pcap_set_timeout(rx->pcap, 1);
 	pcap_set_buffer_size(rx->pcap, (int)buffer_bytes);
 	pcap_set_tstamp_precision(rx->pcap, PCAP_TSTAMP_PRECISION_NANO);
 	rc = pcap_activate(rx->pcap);

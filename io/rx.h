@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rx.h: the reply receiver, libpcap on one interface, inbound only (so the scanner's own
- * frames and its kernel's RSTs are never seen), immediate delivery (no block latency, so a
- * sweep ends the moment its last reply lands), a large kernel ring so bursts are not dropped,
+ * frames and its kernel's RSTs are never seen), frames handed over in blocks retired within
+ * 1 ms (few wake-ups, and a sweep still ends right after its last reply), a large kernel ring,
  * and the caller's BPF filter. Timestamps are the kernel's arrival times converted to
  * CLOCK_MONOTONIC ns, so RTTs do not include time spent waiting in the ring.
  * One thread uses an rx at a time.
