@@ -3,8 +3,9 @@
  * sweep.h: one sweep, from the first probe to the last reply.
  *
  * The sweep walks the permutation over (address, slot) pairs, where a slot is one probe of one
- * kind (and port, for SYN): index = address_index * slots + slot. The caller's thread sends
- * (batches through io/tx, paced by io/ratelimit); a receiver thread captures (io/rx), validates
+ * kind (and port, for SYN): index = address_index * slots + slot. Sender threads (one per CPU by
+ * default, each with a disjoint sub-shard) send in batches through io/tx, paced by io/ratelimit;
+ * a receiver thread captures (io/rx), validates
  * each frame with the probe modules, drops duplicates with a bitmap over the index space and
  * reports each new reply to the sink. Pass 2..retries+1 re-walk the permutation and probe only
  * what has not answered. The sweep ends when everything answered, when `wait` has passed since
@@ -37,7 +38,8 @@ struct sweep_config {
 	int ifindex;
 	const char *ifname;
 	enum tx_kind tx;
-	unsigned batch;                   /* frames per submission; 0 = default */
+	unsigned batch;                   /* frames per submission; 0 = default (64) */
+	unsigned senders;                 /* sender threads; 0 = one per CPU (1 below 50k pps) */
 	uint64_t seed;
 	uint32_t shard, shards;           /* shards = 0 means 1 */
 	uint64_t rate_pps;                /* 0 = as fast as the machine goes */
@@ -86,8 +88,9 @@ struct sweep_stats {
 	uint64_t rx_dropped; /* frames the capture ring lost */
 	uint64_t elapsed_ns; /* start to end, cooldown included */
 	uint64_t send_ns;    /* start to the last probe */
-	const char *tx_name;
+	const char *tx_name;      /* static strings */
 	const char *tx_fallback;
+	unsigned senders;
 	enum sweep_end ended;
 };
 

@@ -27,8 +27,9 @@ uint64_t ratelimit_allowance(struct ratelimit *rl, uint64_t now_ns)
 		return 0;
 	if (due - rl->counted > rl->max_burst) {
 		/* Forgive the debt beyond one burst: restart the schedule so that exactly
-		 * max_burst packets are due now. */
-		rl->t0_ns = now_ns - (uint64_t)((unsigned __int128)(rl->max_burst - 1) * 1000000000u / rl->rate);
+		 * max_burst packets are due now. Rounding the offset up keeps floor() from losing one. */
+		unsigned __int128 span = (unsigned __int128)(rl->max_burst - 1) * 1000000000u + rl->rate - 1;
+		rl->t0_ns = now_ns - (uint64_t)(span / rl->rate);
 		rl->counted = 0;
 		return rl->max_burst;
 	}

@@ -49,6 +49,8 @@ static const char scan_usage[] =
 "      --gateway-mac MAC  next-hop MAC for ICMP/SYN (default: resolved from the gateway)\n"
 "      --tx KIND          sender: auto, uring, mmsg (default auto: io_uring, else sendmmsg)\n"
 "      --batch N          frames per submission (default 64)\n"
+"      --senders N        sender threads, each with its own socket (default: one per CPU;\n"
+"                         1 when --rate is below 50000)\n"
 "      --dry-run          build and count every probe but send nothing (no privileges needed\n"
 "                         with -i and --source-ip)\n"
 "\n"
@@ -88,7 +90,7 @@ struct scan_opts {
 
 enum {
 	OPT_RETRIES = 256, OPT_SEED, OPT_SHARD, OPT_EXCLUDE, OPT_EXCLUDE_FILE, OPT_SOURCE_IP,
-	OPT_GATEWAY_MAC, OPT_TX, OPT_BATCH, OPT_DRY_RUN, OPT_TTL,
+	OPT_GATEWAY_MAC, OPT_TX, OPT_BATCH, OPT_SENDERS, OPT_DRY_RUN, OPT_TTL,
 };
 
 static const struct option long_opts[] = {
@@ -106,6 +108,7 @@ static const struct option long_opts[] = {
 	{ "gateway-mac", required_argument, NULL, OPT_GATEWAY_MAC },
 	{ "tx", required_argument, NULL, OPT_TX },
 	{ "batch", required_argument, NULL, OPT_BATCH },
+	{ "senders", required_argument, NULL, OPT_SENDERS },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "ttl", required_argument, NULL, OPT_TTL },
 	{ "format", required_argument, NULL, 'f' },
@@ -182,6 +185,11 @@ static int parse_option(struct scan_opts *o, int c, const char *arg)
 		if (!cli_parse_u64(arg, 1, 1024, &v))
 			return bad_value("--batch", arg, "expected 1-1024");
 		o->cfg.batch = (unsigned)v;
+		return 0;
+	case OPT_SENDERS:
+		if (!cli_parse_u64(arg, 1, 8, &v))
+			return bad_value("--senders", arg, "expected 1-8");
+		o->cfg.senders = (unsigned)v;
 		return 0;
 	case OPT_DRY_RUN: o->dry_run = true; return 0;
 	case OPT_TTL:
@@ -323,10 +331,10 @@ static int run(struct scan_opts *o)
 	}
 	if (o->verbose) {
 		char src[16];
-		cli_error("interface %s, source %s, tx %s%s%s", o->cfg.ifname, ipv4_format(o->cfg.env.src_ip, src),
-			  st.tx_name, st.tx_fallback ? " (fallback: " : "", st.tx_fallback ? st.tx_fallback : "");
-		if (st.tx_fallback)
-			fputs(")\n", stderr);
+		cli_error("interface %s, source %s, %u sender thread%s, tx %s%s%s%s", o->cfg.ifname,
+			  ipv4_format(o->cfg.env.src_ip, src), st.senders, st.senders == 1 ? "" : "s",
+			  st.tx_name ? st.tx_name : "-", st.tx_fallback ? " (fallback: " : "",
+			  st.tx_fallback ? st.tx_fallback : "", st.tx_fallback ? ")" : "");
 	}
 	if (!o->quiet)
 		output_summary(&out, &st, o->verbose);
