@@ -28,38 +28,125 @@ static void format_mac(const uint8_t m[6], char buf[18])
 	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
 }
 
+/*
+ * Machine formats are built by hand: the receiver thread writes every result, and printf's
+ * format parsing was its largest user-space cost, taken from the cores the senders need.
+ */
+struct line {
+	char buf[256];
+	size_t len;
+};
+
+static void put_str(struct line *l, const char *s)
+{
+	size_t n = strlen(s);
+	memcpy(l->buf + l->len, s, n);
+	l->len += n;
+}
+
+static void put_u32(struct line *l, uint32_t v)
+{
+	char tmp[10];
+	int n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		l->buf[l->len++] = tmp[--n];
+}
+
+static void put_ip(struct line *l, uint32_t ip)
+{
+	for (int shift = 24; shift >= 0; shift -= 8) {
+		put_u32(l, (ip >> shift) & 255);
+		if (shift)
+			l->buf[l->len++] = '.';
+	}
+}
+
+static void put_mac(struct line *l, const uint8_t m[6])
+{
+	static const char hex[] = "0123456789abcdef";
+	for (int i = 0; i < 6; i++) {
+		if (i)
+			l->buf[l->len++] = ':';
+		l->buf[l->len++] = hex[m[i] >> 4];
+		l->buf[l->len++] = hex[m[i] & 15];
+	}
+}
+
+static void write_jsonl(FILE *out, const struct sweep_result *r, const char *state)
+{
+	struct line l = { .len = 0 };
+
+	put_str(&l, "{\"ip\":\"");
+	put_ip(&l, r->ip);
+	put_str(&l, "\",\"probe\":\"");
+	put_str(&l, r->probe->name);
+	put_str(&l, "\"");
+	if (r->probe->uses_port) {
+		put_str(&l, ",\"port\":");
+		put_u32(&l, r->port);
+	}
+	put_str(&l, ",\"state\":\"");
+	put_str(&l, state);
+	put_str(&l, "\",\"rtt_us\":");
+	put_u32(&l, r->rtt_us);
+	if (r->has_mac) {
+		put_str(&l, ",\"mac\":\"");
+		put_mac(&l, r->mac);
+		put_str(&l, "\"");
+	}
+	if (r->ttl) {
+		put_str(&l, ",\"ttl\":");
+		put_u32(&l, r->ttl);
+	}
+	put_str(&l, "}\n");
+	fwrite(l.buf, 1, l.len, out);
+}
+
+static void write_csv(FILE *out, const struct sweep_result *r, const char *state)
+{
+	struct line l = { .len = 0 };
+
+	put_ip(&l, r->ip);
+	l.buf[l.len++] = ',';
+	put_str(&l, r->probe->name);
+	l.buf[l.len++] = ',';
+	if (r->probe->uses_port)
+		put_u32(&l, r->port);
+	l.buf[l.len++] = ',';
+	put_str(&l, state);
+	l.buf[l.len++] = ',';
+	put_u32(&l, r->rtt_us);
+	l.buf[l.len++] = ',';
+	if (r->ttl)
+		put_u32(&l, r->ttl);
+	l.buf[l.len++] = ',';
+	if (r->has_mac)
+		put_mac(&l, r->mac);
+	l.buf[l.len++] = '\n';
+	fwrite(l.buf, 1, l.len, out);
+}
+
 void output_result(void *ctx, const struct sweep_result *r)
 {
 	struct output *o = ctx;
-	char ip[16], mac[18] = "";
 	const char *state = state_names[r->state];
 
-	ipv4_format(r->ip, ip);
-	if (r->has_mac)
-		format_mac(r->mac, mac);
 	switch (o->format) {
 	case OUT_JSONL:
-		fprintf(o->out, "{\"ip\":\"%s\",\"probe\":\"%s\"", ip, r->probe->name);
-		if (r->probe->uses_port)
-			fprintf(o->out, ",\"port\":%u", r->port);
-		fprintf(o->out, ",\"state\":\"%s\",\"rtt_us\":%u", state, r->rtt_us);
-		if (r->has_mac)
-			fprintf(o->out, ",\"mac\":\"%s\"", mac);
-		if (r->ttl)
-			fprintf(o->out, ",\"ttl\":%u", r->ttl);
-		fputs("}\n", o->out);
+		write_jsonl(o->out, r, state);
 		break;
 	case OUT_CSV:
-		fprintf(o->out, "%s,%s,", ip, r->probe->name);
-		if (r->probe->uses_port)
-			fprintf(o->out, "%u", r->port);
-		fprintf(o->out, ",%s,%u,", state, r->rtt_us);
-		if (r->ttl)
-			fprintf(o->out, "%u", r->ttl);
-		fprintf(o->out, ",%s\n", mac);
+		write_csv(o->out, r, state);
 		break;
 	case OUT_TEXT: {
-		char where[24];
+		char where[24], ip[16], mac[18] = "";
+		ipv4_format(r->ip, ip);
+		if (r->has_mac)
+			format_mac(r->mac, mac);
 		if (r->probe->uses_port)
 			snprintf(where, sizeof(where), "%s:%u", ip, r->port);
 		else
