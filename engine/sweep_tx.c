@@ -155,6 +155,11 @@ static int open_tx(struct sender *s)
 						 "with 'setcap cap_net_raw+ep' on the lnmt binary");
 		return -EPERM;
 	}
+	if (rc == -ENOSYS && cfg->tx == TX_URING) {
+		snprintf(s->err, sizeof(s->err), "io_uring is unavailable here (forbidden by seccomp or "
+						 "kernel.io_uring_disabled, or an old kernel): use --tx mmsg or --tx auto");
+		return rc;
+	}
 	if (rc)
 		snprintf(s->err, sizeof(s->err), "cannot open the %s sender on %s: %s",
 			 cfg->tx == TX_URING ? "io_uring" : "packet", cfg->ifname ? cfg->ifname : "?",

@@ -662,6 +662,47 @@ Test(lab, loss_arp)
 	sweep_up("arp", "198.18.128.0/17", two_retries, 99.5, false);
 }
 
+/*
+ * SYN with loss: a lost SYN, SYN-ACK or RST costs one (host, port) answer, which retries recover.
+ * Recall counts (host, port) pairs with the right state; a wrong state or a dead host is a
+ * precision failure.
+ */
+Test(lab, loss_syn)
+{
+	static const struct { int port; const char *state; } want[] = {
+		{ 22, "open" }, { 80, "open" }, { 81, "closed" },
+	};
+	const char *cidr = "198.19.0.0/20", *what = "syn sweep of 198.19.0.0/20 with 5% loss";
+	const char *args[] = { "-p", SYN_PORTS, "--retries", "2", cidr, NULL };
+	size_t right = 0, wrong = 0;
+	char ip[16];
+
+	need_lab();
+	lab_up(100, 5, 1);
+	struct addr_set *truth = lab_truth(cidr);
+	struct hits h = scan(NULL, true, args);
+	check_no_duplicates(&h, what);
+	for (size_t i = 0; i < h.n; i++) {
+		const struct hit *x = &h.v[i];
+		bool ok = false;
+		for (unsigned k = 0; k < 3; k++)
+			ok |= x->port == want[k].port && strcmp(x->state, want[k].state) == 0;
+		if (ok && set_has(truth, x->ip) && strcmp(x->probe, "syn") == 0) {
+			right++;
+		} else if (!wrong++) {
+			cr_log_error("%s: unexpected line: ip %s port %d state %s", what, fmt_ip(x->ip, ip),
+				     x->port, x->state);
+		}
+	}
+	double recall = 100.0 * (double)right / (double)(3 * truth->n);
+	cr_log_info("%s: %zu of %zu (host, port) answers right (recall %.3f%%), %zu wrong", what, right,
+		    3 * truth->n, recall, wrong);
+	cr_expect_eq(wrong, 0, "%s: %zu lines for dead hosts or with the wrong state", what, wrong);
+	cr_expect_geq(recall, 99.5, "%s: recall %.3f%% below 99.5%%", what, recall);
+	free(h.v);
+	free(truth);
+}
+
 /* ---------------------------------------------------------------- duplicates, exit code, summary */
 
 /*
