@@ -34,7 +34,7 @@ static int pick_interface(const struct sweep_net_opts *o, const struct net_route
 	cfg->ifname = ifname_buf;
 	if ((rc = netinfo_ifindex(name, &cfg->ifindex))) {
 		snprintf(err, errlen, "interface %s: %s", name, rc == -ENODEV ? "no such interface" : lnmt_strerror(rc));
-		return rc;
+		return rc == -ENODEV && o->ifname ? LNMT_E_PARSE : rc; /* the user's -i: a usage error */
 	}
 	if ((rc = netinfo_if_mac(name, cfg->env.src_mac))) {
 		snprintf(err, errlen, "interface %s has no MAC address: %s", name, lnmt_strerror(rc));
