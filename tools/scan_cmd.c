@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -338,6 +339,11 @@ static int run(struct scan_opts *o)
 	}
 	if (!o->quiet)
 		output_summary(&out, &st, o->verbose);
+	if (o->verbose) {
+		struct rusage ru;
+		getrusage(RUSAGE_SELF, &ru);
+		cli_error("peak memory (max RSS) %.1f MiB", ru.ru_maxrss / 1024.0);
+	}
 	fflush(stdout);
 	return st.ended == SWEEP_END_STOPPED ? EXIT_INTERRUPTED : 0;
 }
