@@ -52,8 +52,8 @@ void sweep_report_progress(struct sweep *sw, uint64_t now, bool force)
 	const struct sweep_sink *sink = sw->sink;
 	uint64_t every = sink->progress_interval_ns ? sink->progress_interval_ns : DEFAULT_PROGRESS_NS;
 
-	if (!sink->progress || (!force && now - sw->last_progress < every))
-		return;
+	if (!sink->progress || !sw->t0 || (!force && now - sw->last_progress < every))
+		return; /* nothing to report before the first probe (t0 is set when sending starts) */
 	sw->last_progress = now;
 	struct sweep_progress pr = {
 		.probes = sw->probes_estimate, .sent = sweep_sent(sw), .replies = sweep_load(&sw->replies),

@@ -2,6 +2,8 @@
 /* cli_util.c: error printing and strict option parsing for the CLI. */
 #include "cli.h"
 
+#include "store.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -9,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <time.h>
 
 void cli_error(const char *fmt, ...)
 {
@@ -57,4 +61,72 @@ bool cli_parse_duration_ns(const char *s, uint64_t *out)
 		}
 	}
 	return false;
+}
+
+bool cli_parse_age_us(const char *s, uint64_t *out)
+{
+	static const struct { const char *unit; double s; } units[] = {
+		{ "s", 1 }, { "m", 60 }, { "h", 3600 }, { "d", 86400 }, { "w", 604800 }, { "", 1 },
+	};
+	char *end;
+
+	if (!isdigit((unsigned char)*s) && *s != '.')
+		return false;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || !isfinite(v) || v < 0)
+		return false;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].unit) == 0) {
+			double us = v * units[i].s * 1e6;
+			if (us > 100.0 * 365 * 86400e6) /* a century is beyond any history */
+				return false;
+			*out = (uint64_t)us;
+			return true;
+		}
+	}
+	return false;
+}
+
+uint64_t cli_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+char *cli_format_time(uint64_t us, char *buf, size_t len)
+{
+	time_t t = (time_t)(us / 1000000u);
+	struct tm tm;
+
+	if (!us || !localtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+char *cli_format_time_iso(uint64_t us, char *buf, size_t len)
+{
+	time_t t = (time_t)(us / 1000000u);
+	struct tm tm;
+
+	if (!us || !gmtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, len, "null");
+	return buf;
+}
+
+struct store *cli_store_open(const char *dir, bool read_only)
+{
+	char def[512], err[512];
+	struct store *st;
+	struct store_options opt = { .read_only = read_only };
+
+	if (!dir)
+		dir = store_default_dir(def, sizeof(def));
+	int rc = store_open(&st, dir, &opt, err, sizeof(err));
+	if (rc) {
+		cli_error("%s", err);
+		return NULL;
+	}
+	return st;
 }

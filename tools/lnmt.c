@@ -2,6 +2,7 @@
 /* lnmt.c: the lnmt command line: subcommand dispatch, top-level help and version. */
 #include "cli.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,7 +12,15 @@ static const char usage[] =
 "Usage: lnmt COMMAND [OPTIONS]\n"
 "\n"
 "Commands:\n"
-"  scan TARGET...    sweep addresses with ARP, ICMP echo or TCP SYN probes\n"
+"  scan TARGET...    sweep addresses with ARP, ICMP echo or TCP SYN probes (and store them)\n"
+"  devices           list every device seen, with filters (--state, --subnet, --since ...)\n"
+"  device IP         everything known about one device, with its history\n"
+"  report uptime     per-device uptime over a period (--since 24h)\n"
+"  report network    up/down counts, new devices, RTT percentiles, sweeps, per-subnet summary\n"
+"  sweeps            past sweeps and their figures\n"
+"  backup FILE       a consistent copy of the store, taken while others write\n"
+"  restore FILE      replace the store with a backup\n"
+"  db check          verify the store\n"
 "  help [COMMAND]    show help for lnmt or a command\n"
 "\n"
 "Options:\n"
@@ -22,8 +31,20 @@ static const char usage[] =
 "  lnmt scan 198.18.128.0/17                  who is on this LAN (ARP)\n"
 "  lnmt scan -P icmp 198.19.0.0/16            ping sweep of a routed /16\n"
 "  lnmt scan -p 22,443 198.19.0.0/20 -f csv   open and closed ports as CSV\n"
+"  lnmt devices --state down --since 1d       what disappeared today\n"
+"  lnmt report uptime --subnet 198.19.0.0/24  who was up, and how much\n"
 "\n"
-"'lnmt scan --help' lists every scan option.\n";
+"The store is $LNMT_DB, /var/lib/lnmt as root, else $XDG_DATA_HOME/lnmt; --db DIR overrides.\n"
+"'lnmt COMMAND --help' lists a command's options.\n";
+
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} commands[] = {
+	{ "scan", cmd_scan }, { "devices", cmd_devices }, { "device", cmd_device },
+	{ "report", cmd_report }, { "sweeps", cmd_sweeps }, { "backup", cmd_backup },
+	{ "restore", cmd_restore }, { "db", cmd_db },
+};
 
 int main(int argc, char **argv)
 {
@@ -40,16 +61,22 @@ int main(int argc, char **argv)
 		puts("lnmt " LNMT_VERSION);
 		return 0;
 	}
-	if (strcmp(cmd, "help") == 0) {
-		if (argc > 2 && strcmp(argv[2], "scan") == 0) {
-			char *help_argv[] = { "scan", "--help", NULL };
-			return cmd_scan(2, help_argv);
+	bool help = strcmp(cmd, "help") == 0 && argc > 2;
+	if (help)
+		cmd = argv[2];
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(cmd, commands[i].name) != 0)
+			continue;
+		if (help) {
+			char *help_argv[] = { argv[2], "--help", NULL };
+			return commands[i].run(2, help_argv);
 		}
+		return commands[i].run(argc - 1, argv + 1);
+	}
+	if (strcmp(cmd, "help") == 0) {
 		fputs(usage, stdout);
 		return 0;
 	}
-	if (strcmp(cmd, "scan") == 0)
-		return cmd_scan(argc - 1, argv + 1);
-	cli_error("unknown command '%s' (commands: scan, help; see 'lnmt --help')", cmd);
+	cli_error("unknown command '%s' (see 'lnmt --help')", cmd);
 	return EXIT_USAGE;
 }

@@ -4,6 +4,8 @@
 #include "err.h"
 #include "netinfo.h"
 #include "output.h"
+#include "scan_store.h"
+#include "store.h"
 #include "sweep.h"
 #include "sweep_net.h"
 
@@ -53,7 +55,12 @@ static const char scan_usage[] =
 "      --senders N        sender threads, each with its own socket (default: one per CPU;\n"
 "                         1 when --rate is below 50000)\n"
 "      --dry-run          build and count every probe but send nothing (no privileges needed\n"
-"                         with -i and --source-ip)\n"
+"                         with -i and --source-ip; nothing is stored)\n"
+"\n"
+"Storage (every sweep is kept, see 'lnmt devices', 'lnmt report', 'lnmt sweeps'):\n"
+"      --db DIR           the store (default: $LNMT_DB, /var/lib/lnmt as root,\n"
+"                         else $XDG_DATA_HOME/lnmt)\n"
+"      --no-store         print results only\n"
 "\n"
 "Output:\n"
 "  -f, --format FMT       text, jsonl or csv (default: text on a terminal, else jsonl)\n"
@@ -85,13 +92,16 @@ struct scan_opts {
 	struct sweep_net_opts net;
 	const char *probe_list;
 	const char *port_spec;
+	const char *db_dir;
+	bool no_store;
+	char targets_text[256];
 	int format;
 	bool quiet, verbose, dry_run;
 };
 
 enum {
 	OPT_RETRIES = 256, OPT_SEED, OPT_SHARD, OPT_EXCLUDE, OPT_EXCLUDE_FILE, OPT_SOURCE_IP,
-	OPT_GATEWAY_MAC, OPT_TX, OPT_BATCH, OPT_SENDERS, OPT_DRY_RUN, OPT_TTL,
+	OPT_GATEWAY_MAC, OPT_TX, OPT_BATCH, OPT_SENDERS, OPT_DRY_RUN, OPT_TTL, OPT_DB, OPT_NO_STORE,
 };
 
 static const struct option long_opts[] = {
@@ -112,6 +122,8 @@ static const struct option long_opts[] = {
 	{ "senders", required_argument, NULL, OPT_SENDERS },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "ttl", required_argument, NULL, OPT_TTL },
+	{ "db", required_argument, NULL, OPT_DB },
+	{ "no-store", no_argument, NULL, OPT_NO_STORE },
 	{ "format", required_argument, NULL, 'f' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -193,6 +205,8 @@ static int parse_option(struct scan_opts *o, int c, const char *arg)
 		o->cfg.senders = (unsigned)v;
 		return 0;
 	case OPT_DRY_RUN: o->dry_run = true; return 0;
+	case OPT_DB: o->db_dir = arg; return 0;
+	case OPT_NO_STORE: o->no_store = true; return 0;
 	case OPT_TTL:
 		if (!cli_parse_u64(arg, 1, 255, &v))
 			return bad_value("--ttl", arg, "expected 1-255");
@@ -272,6 +286,8 @@ static int parse_args(struct scan_opts *o, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	for (int i = optind; i < argc; i++) {
+		size_t used = strlen(o->targets_text);
+		snprintf(o->targets_text + used, sizeof(o->targets_text) - used, "%s%s", used ? " " : "", argv[i]);
 		if ((rc = target_set_add(&o->targets, argv[i], err, sizeof(err)))) {
 			cli_error("%s", err);
 			return EXIT_USAGE;
@@ -301,14 +317,28 @@ static void install_sigint(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+static void print_verbose(const struct scan_opts *o, const struct sweep_stats *st)
+{
+	char src[16];
+	struct rusage ru;
+
+	cli_error("interface %s, source %s, %u sender thread%s, tx %s%s%s%s", o->cfg.ifname,
+		  ipv4_format(o->cfg.env.src_ip, src), st->senders, st->senders == 1 ? "" : "s",
+		  st->tx_name ? st->tx_name : "-", st->tx_fallback ? " (fallback: " : "",
+		  st->tx_fallback ? st->tx_fallback : "", st->tx_fallback ? ")" : "");
+	getrusage(RUSAGE_SELF, &ru);
+	cli_error("peak memory (max RSS) %.1f MiB", ru.ru_maxrss / 1024.0);
+}
+
 static int run(struct scan_opts *o)
 {
-	char err[512], ifname[IF_NAMESIZE];
+	char err[512], ifname[IF_NAMESIZE], dbdir[512];
 	struct sweep_stats st;
 	struct output out = {
 		.format = (enum out_format)o->format, .out = stdout, .err = stderr,
 		.progress = !o->quiet && isatty(STDERR_FILENO),
 	};
+	struct scan_store ss = { .out = &out };
 	struct sweep_sink sink = { .result = output_result, .progress = output_progress, .ctx = &out };
 	int rc;
 
@@ -321,31 +351,32 @@ static int run(struct scan_opts *o)
 	if (o->targets.n_reserved_dropped && o->verbose)
 		cli_error("skipping %llu addresses in 0.0.0.0/8 and 224.0.0.0/3",
 			  (unsigned long long)o->targets.n_reserved_dropped);
+	/* Open the store before the first probe: a bad --db fails fast instead of after a sweep. */
+	if (!o->no_store && !o->dry_run) {
+		ss.dir = o->db_dir ? o->db_dir : store_default_dir(dbdir, sizeof(dbdir));
+		if (scan_store_begin(&ss, ss.dir, &o->cfg, o->targets_text, o->port_spec))
+			return 1;
+		sink.result = scan_store_result;
+		sink.progress = scan_store_progress;
+		sink.ctx = &ss;
+	}
 	output_begin(&out);
 	install_sigint();
 	rc = sweep_run(&o->cfg, &sink, &stop_requested, &st, err, sizeof(err));
 	output_clear_progress(&out);
-	if (rc) {
-		fflush(stdout);
-		cli_error("%s", err);
-		return 1;
-	}
-	if (o->verbose) {
-		char src[16];
-		cli_error("interface %s, source %s, %u sender thread%s, tx %s%s%s%s", o->cfg.ifname,
-			  ipv4_format(o->cfg.env.src_ip, src), st.senders, st.senders == 1 ? "" : "s",
-			  st.tx_name ? st.tx_name : "-", st.tx_fallback ? " (fallback: " : "",
-			  st.tx_fallback ? st.tx_fallback : "", st.tx_fallback ? ")" : "");
-	}
-	if (!o->quiet)
-		output_summary(&out, &st, o->verbose);
-	if (o->verbose) {
-		struct rusage ru;
-		getrusage(RUSAGE_SELF, &ru);
-		cli_error("peak memory (max RSS) %.1f MiB", ru.ru_maxrss / 1024.0);
-	}
 	fflush(stdout);
-	return st.ended == SWEEP_END_STOPPED ? EXIT_INTERRUPTED : 0;
+	if (rc)
+		cli_error("%s", err);
+	if (o->verbose && !rc)
+		print_verbose(o, &st);
+	if (!rc && !o->quiet)
+		output_summary(&out, &st, o->verbose);
+	int store_rc = scan_store_end(&ss, &st, rc != 0, o->quiet);
+	if (rc)
+		return 1;
+	if (st.ended == SWEEP_END_STOPPED)
+		return EXIT_INTERRUPTED;
+	return store_rc;
 }
 
 int cmd_scan(int argc, char **argv)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -703,6 +704,242 @@ Test(lab, loss_syn)
 	free(truth);
 }
 
+/* ---------------------------------------------------------------- the store */
+
+/* A fresh store directory for one test. */
+static char *store_dir(void)
+{
+	char *dir = strdup("/tmp/lnmt-labstore-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	return dir;
+}
+
+static void remove_store(char *dir)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/lock.mdb", dir);
+	unlink(path);
+	rmdir(dir);
+	free(dir);
+}
+
+/* Runs `lnmt ARGS... --db DIR` (a query: no namespace needed) and checks its exit code. */
+static struct run lnmt_query(const char *dir, int want_status, const char *const args[])
+{
+	char *argv[MAX_ARGS];
+	size_t n = 0;
+
+	argv[n++] = (char *)lnmt_bin();
+	for (size_t i = 0; args[i]; i++)
+		argv[n++] = (char *)args[i];
+	argv[n++] = "--db";
+	argv[n++] = (char *)dir;
+	argv[n] = NULL;
+	struct run r = run_argv(argv);
+	cr_assert_eq(r.status, want_status, "lnmt %s %s --db %s exited %d (expected %d); stderr: %s", args[0],
+		     args[1] ? args[1] : "", dir, r.status, want_status, r.err);
+	return r;
+}
+
+/* The devices the store holds in cidr, split by state. */
+static void stored_devices(const char *dir, const char *cidr, struct addr_set **up, struct addr_set **down)
+{
+	const char *args[] = { "devices", "--subnet", cidr, "-f", "jsonl", NULL };
+	struct run r = lnmt_query(dir, 0, args);
+	struct hits h = parse_jsonl(r.out);
+	cr_assert_eq(h.bad_lines, 0, "lnmt devices: bad line '%s'", h.first_bad);
+	*up = calloc(1, sizeof(**up));
+	*down = calloc(1, sizeof(**down));
+	cr_assert(*up && *down);
+	for (size_t i = 0; i < h.n; i++) {
+		cr_assert(!strcmp(h.v[i].state, "up") || !strcmp(h.v[i].state, "down"),
+			  "device state '%s' is neither up nor down", h.v[i].state);
+		set_add(!strcmp(h.v[i].state, "up") ? *up : *down, h.v[i].ip);
+	}
+	free(h.v);
+	run_free(&r);
+}
+
+/* a == b as sets of lab addresses, naming a few differences when not. */
+static void expect_same_set(const struct addr_set *got, const struct addr_set *want, const char *what)
+{
+	size_t missing = 0, extra = 0;
+	char ip[16], first[64] = "";
+
+	for (uint32_t i = 0; i < LAB_SIZE; i++) {
+		uint32_t a = LAB_BASE + i;
+		bool g = set_has(got, a), w = set_has(want, a);
+		if (g != w && !missing && !extra)
+			snprintf(first, sizeof(first), "%s %s", fmt_ip(a, ip), g ? "extra" : "missing");
+		missing += w && !g;
+		extra += g && !w;
+	}
+	cr_expect(missing == 0 && extra == 0, "%s: %zu missing, %zu extra (first: %s)", what, missing, extra, first);
+}
+
+/* Addresses in a but not in b. */
+static struct addr_set *set_minus(const struct addr_set *a, const struct addr_set *b)
+{
+	struct addr_set *d = calloc(1, sizeof(*d));
+	cr_assert_not_null(d);
+	for (uint32_t i = 0; i < LAB_SIZE; i++)
+		if (set_has(a, LAB_BASE + i) && !set_has(b, LAB_BASE + i))
+			set_add(d, LAB_BASE + i);
+	return d;
+}
+
+/*
+ * What the store holds follows the lab: after one sweep every alive host is an up device and
+ * nothing else is stored; when the alive subset changes, hosts that died stay up after one
+ * missed sweep (no flapping) and are down after two, new hosts appear up.
+ */
+Test(lab, store_follows_truth)
+{
+	const char *cidr = "198.19.0.0/22";
+	char *dir = store_dir();
+	const char *sweep[] = { "-P", "icmp", "-w", "200ms", "--db", dir, cidr, NULL };
+	struct addr_set *up, *down;
+
+	need_lab();
+	lab_up(50, 0, 5);
+	struct addr_set *before = lab_truth(cidr);
+	free(scan(NULL, true, sweep).v);
+	stored_devices(dir, cidr, &up, &down);
+	expect_same_set(up, before, "devices up after the first sweep vs the lab's alive hosts");
+	cr_expect_eq(down->n, 0, "%zu devices down after one sweep, expected none", down->n);
+	free(up);
+	free(down);
+
+	lab_up(50, 0, 6);
+	struct addr_set *after = lab_truth(cidr);
+	struct addr_set *died = set_minus(before, after);
+	struct addr_set *kept_or_new = calloc(1, sizeof(*kept_or_new));
+	cr_assert_not_null(kept_or_new);
+	for (uint32_t i = 0; i < LAB_SIZE; i++)
+		if (set_has(before, LAB_BASE + i) || set_has(after, LAB_BASE + i))
+			set_add(kept_or_new, LAB_BASE + i);
+	free(scan(NULL, true, sweep).v);
+	stored_devices(dir, cidr, &up, &down);
+	struct addr_set *appeared = set_minus(after, before);
+	cr_log_info("store: %zu hosts died, %zu appeared", died->n, appeared->n);
+	free(appeared);
+	expect_same_set(up, kept_or_new, "after one missed sweep, died hosts must still be up (no flapping)");
+	cr_expect_eq(down->n, 0, "%zu devices down after a single missed sweep", down->n);
+	free(up);
+	free(down);
+
+	free(scan(NULL, true, sweep).v);
+	stored_devices(dir, cidr, &up, &down);
+	expect_same_set(up, after, "after two missed sweeps: up devices vs the lab's alive hosts");
+	expect_same_set(down, died, "after two missed sweeps: down devices vs the hosts that died");
+	free(up);
+	free(down);
+
+	const char *check[] = { "db", "check", NULL };
+	struct run r = lnmt_query(dir, 0, check);
+	run_free(&r);
+	const char *sweeps[] = { "sweeps", "-f", "jsonl", NULL };
+	r = lnmt_query(dir, 0, sweeps);
+	size_t lines = 0;
+	for (const char *p = r.out; *p; p++)
+		lines += *p == '\n';
+	cr_expect_eq(lines, 3, "lnmt sweeps lists %zu sweeps, expected 3: %s", lines, r.out);
+	run_free(&r);
+	free(before);
+	free(after);
+	free(died);
+	free(kept_or_new);
+	remove_store(dir);
+}
+
+/*
+ * kill -9 while a sweep's results are being written: the sweeps before it stay intact, the
+ * store opens cleanly and checks out, and the next sweep works. The kill happens once the
+ * sweep has printed 2000 results, i.e. while its writer is busy (rate-limited so it lasts).
+ */
+Test(lab, store_survives_kill_9)
+{
+	char *dir = store_dir();
+	const char *first[] = { "-P", "icmp", "--db", dir, "198.19.0.0/24", NULL };
+
+	need_lab();
+	lab_up(100, 0, 1);
+	free(scan(NULL, true, first).v);
+
+	int out[2];
+	cr_assert_eq(pipe(out), 0);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		dup2(out[1], 1);
+		close(out[0]);
+		execlp("ip", "ip", "netns", "exec", scan_ns(), lnmt_bin(), "scan", "-P", "icmp", "--rate", "20000",
+		       "--db", dir, "-f", "jsonl", "-q", "198.19.0.0/16", (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	size_t lines = 0;
+	char buf[65536];
+	ssize_t n;
+	while (lines < 2000 && (n = read(out[0], buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			lines += buf[i] == '\n';
+	kill(pid, SIGKILL);
+	int st;
+	waitpid(pid, &st, 0);
+	close(out[0]);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "the second sweep ended before the kill (%zu lines)",
+		  lines);
+	cr_log_info("killed the second sweep after %zu results", lines);
+
+	const char *check[] = { "db", "check", NULL };
+	struct run r = lnmt_query(dir, 0, check);
+	run_free(&r);
+	struct addr_set *up, *down, *truth = lab_truth("198.19.0.0/24");
+	stored_devices(dir, "198.19.0.0/24", &up, &down);
+	expect_same_set(up, truth, "the first sweep's devices after kill -9 of the second");
+	const char *sweeps[] = { "sweeps", "-f", "jsonl", NULL };
+	r = lnmt_query(dir, 0, sweeps);
+	cr_expect(strstr(r.out, "\"id\":1,") && strstr(r.out, "\"complete\":true"),
+		  "sweep 1 is not intact and complete after the kill: %s", r.out);
+	run_free(&r);
+	free(scan(NULL, true, first).v); /* the store takes writes again */
+	free(up);
+	free(down);
+	free(truth);
+	remove_store(dir);
+}
+
+/*
+ * A full disk: the sweep still prints every result, says what was not stored, exits non-zero,
+ * and the store keeps what it had. The store sits on a 1 MiB tmpfs in a private mount
+ * namespace, far too small for a /16.
+ */
+Test(lab, store_full_disk)
+{
+	char *dir = store_dir();
+	char script[1024];
+
+	need_lab();
+	lab_up(100, 0, 1);
+	snprintf(script, sizeof(script),
+		 "mount -t tmpfs -o size=1m lnmt-full '%s' && exec ip netns exec '%s' '%s' scan -P icmp "
+		 "--db '%s' -f jsonl -q 198.19.0.0/16", dir, scan_ns(), lnmt_bin(), dir);
+	char *argv[] = { "unshare", "-m", "sh", "-c", script, NULL };
+	struct run r = run_argv(argv);
+	struct hits h = parse_jsonl(r.out);
+	cr_log_info("full disk: exit %d, %zu results printed, stderr: %s", r.status, h.n, r.err);
+	cr_expect_eq(h.n, 65536, "results printed with a full store: %zu, expected 65536", h.n);
+	cr_expect_neq(r.status, 0, "a sweep whose results could not all be stored exited 0");
+	cr_expect(strstr(r.err, "not everything was stored") != NULL,
+		  "stderr does not say what was not stored: %s", r.err);
+	free(h.v);
+	run_free(&r);
+	remove_store(dir);
+}
+
 /* ---------------------------------------------------------------- duplicates, exit code, summary */
 
 /*
@@ -765,8 +1002,19 @@ Test(lab, exit_code_and_summary)
 	cr_expect_eq(strncmp(r.err, "lnmt: ", 6), 0, "the summary should start with 'lnmt: ', got: '%s'", r.err);
 	cr_expect_not_null(strstr(r.err, "live"), "the summary should say how many are live, got: '%s'", r.err);
 	cr_expect_not_null(strstr(r.err, " 256 live"), "256 of 256 are alive, the summary says: '%s'", r.err);
-	cr_expect_eq(lines, 1, "expected one summary line on stderr, got %zu: '%s'", lines, r.err);
+	cr_expect_eq(lines, 2, "expected the summary and where it was stored on stderr, got %zu lines: '%s'",
+		     lines, r.err);
+	cr_expect_not_null(strstr(r.err, "\nlnmt: stored as sweep "), "no 'stored as sweep' line: '%s'", r.err);
 	cr_expect_eq(h.n, 256, "expected 256 result lines, got %zu", h.n);
+	free(h.v);
+	run_free(&r);
+
+	const char *no_store[] = { "-P", "icmp", "--no-store", "198.19.0.0/24", NULL };
+	h = scan(&r, false, no_store);
+	lines = 0;
+	for (const char *p = r.err; (p = strchr(p, '\n')); p++)
+		lines++;
+	cr_expect_eq(lines, 1, "with --no-store expected one summary line on stderr, got %zu: '%s'", lines, r.err);
 	free(h.v);
 	run_free(&r);
 }

@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: MIT */
+/* query.c: reading the store: devices, histories, uptime and network reports, sweeps. */
+#include "store_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Every call reads one snapshot (store_rd_begin), so what it reports is consistent even while a
+ * recorder writes. Callbacks run inside that snapshot: they may call the store's read functions
+ * again but must not close a recorder. A callback's non-zero return stops the walk; the call
+ * then returns 0, or the callback's value when that is negative (an error it wants passed on).
+ */
+
+static int cb_result(int v)
+{
+	return v < 0 ? v : 0;
+}
+
+static int decode_device(const struct store *st, const MDB_val *k, const MDB_val *v, struct store_device *out)
+{
+	struct schema_device sd;
+
+	if (k->mv_size != 4 || schema_device_decode(&sd, v->mv_data, v->mv_size, st->version))
+		return -EBADMSG;
+	*out = sd.d;
+	out->ip = schema_get_be32(k->mv_data);
+	return 0;
+}
+
+static bool device_matches(const struct store_device *d, const struct store_filter *f)
+{
+	if (f->state >= 0 && d->state != f->state)
+		return false;
+	if (f->mask && (d->ip & f->mask) != (f->net & f->mask))
+		return false;
+	if (f->seen_since_us && d->last_seen_us < f->seen_since_us)
+		return false;
+	if (f->vendor && *f->vendor && !strcasestr(d->vendor, f->vendor))
+		return false;
+	return true;
+}
+
+int store_devices_list(struct store *st, const struct store_filter *f, store_device_cb cb, void *ctx,
+		       uint32_t *next, bool *more)
+{
+	static const struct store_filter all = { .state = -1 };
+	struct store_rd rd;
+	MDB_cursor *cur = NULL;
+	uint32_t first, last, cursor_ip;
+	uint64_t delivered = 0;
+	bool stopped = false, found_more = false;
+	uint8_t key[4];
+	MDB_val k = { sizeof(key), key }, v;
+	int rc;
+
+	if (!f)
+		f = &all;
+	store_net_span(f->net, f->mask, &first, &last);
+	cursor_ip = f->has_after ? f->after : 0;
+	if (f->has_after) {
+		if (f->after == UINT32_MAX || f->after >= last)
+			goto empty;
+		if (f->after + 1 > first)
+			first = f->after + 1;
+	}
+	if ((rc = store_rd_begin(st, &rd)))
+		return rc;
+	if ((rc = mdb_cursor_open(rd.txn, st->db_dev, &cur)))
+		goto out;
+	schema_key_ip(key, first);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct store_device d;
+		if ((rc = decode_device(st, &k, &v, &d)))
+			goto out;
+		if (d.ip > last)
+			break;
+		if (!device_matches(&d, f))
+			continue;
+		if (stopped || (f->limit && delivered == f->limit)) {
+			/* One more match past the page: there is a next page. */
+			found_more = true;
+			break;
+		}
+		delivered++;
+		cursor_ip = d.ip;
+		int c = cb(ctx, &d);
+		if (c) {
+			stopped = true;
+			rc = cb_result(c);
+			if (rc)
+				goto out;
+		}
+	}
+	if (rc && rc != MDB_NOTFOUND)
+		goto out;
+	rc = 0;
+out:
+	mdb_cursor_close(cur);
+	store_rd_end(&rd);
+	rc = store_errno(rc);
+	if (rc)
+		return rc;
+	if (next)
+		*next = cursor_ip;
+	if (more)
+		*more = found_more;
+	return 0;
+empty:
+	if (next)
+		*next = cursor_ip;
+	if (more)
+		*more = false;
+	return 0;
+}
+
+int store_device_get(struct store *st, uint32_t ip, struct store_device *out)
+{
+	struct store_rd rd;
+	uint8_t key[4];
+	MDB_val k = { sizeof(key), key }, v;
+	struct store_device d;
+	int rc;
+
+	schema_key_ip(key, ip);
+	if ((rc = store_rd_begin(st, &rd)))
+		return rc;
+	rc = mdb_get(rd.txn, st->db_dev, &k, &v);
+	if (!rc)
+		rc = decode_device(st, &k, &v, &d);
+	store_rd_end(&rd);
+	if (rc)
+		return store_errno(rc);
+	*out = d;
+	return 0;
+}
+
+/*
+ * Walks the (ip, time) records of one address newest first: positions after the last key of
+ * the address (the first key of ip + 1, or the end), then steps back. fn returns the callback's
+ * value, or MDB_CORRUPTED for a record it cannot decode.
+ */
+typedef int (*hist_fn)(void *ctx, uint64_t time_us, const MDB_val *v);
+
+static int walk_history(struct store *st, MDB_dbi dbi, uint32_t ip, uint32_t limit, hist_fn fn, void *ctx)
+{
+	struct store_rd rd;
+	MDB_cursor *cur = NULL;
+	uint8_t key[12];
+	MDB_val k = { sizeof(key), key }, v;
+	uint32_t n = 0;
+	int rc;
+
+	if ((rc = store_rd_begin(st, &rd)))
+		return rc;
+	if ((rc = mdb_cursor_open(rd.txn, dbi, &cur)))
+		goto out;
+	if (ip == UINT32_MAX) {
+		rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	} else {
+		schema_key_ip_time(key, ip + 1, 0);
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		rc = rc == MDB_NOTFOUND ? mdb_cursor_get(cur, &k, &v, MDB_LAST) : rc ? rc
+		     : mdb_cursor_get(cur, &k, &v, MDB_PREV);
+	}
+	for (; !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+		if (k.mv_size != 12) {
+			rc = MDB_CORRUPTED;
+			goto out;
+		}
+		if (schema_get_be32(k.mv_data) != ip)
+			break;
+		if (limit && n == limit)
+			break;
+		n++;
+		int c = fn(ctx, schema_get_be64((const uint8_t *)k.mv_data + 4), &v);
+		if (c) {
+			rc = c == MDB_CORRUPTED ? c : cb_result(c);
+			goto out;
+		}
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+out:
+	mdb_cursor_close(cur);
+	store_rd_end(&rd);
+	return store_errno(rc);
+}
+
+struct obs_walk {
+	store_observation_cb cb;
+	void *ctx;
+};
+
+static int obs_step(void *ctx, uint64_t t, const MDB_val *v)
+{
+	struct obs_walk *w = ctx;
+	struct schema_obs so;
+
+	if (schema_obs_decode(&so, v->mv_data, v->mv_size))
+		return MDB_CORRUPTED;
+	struct store_observation o = { t, so.sweep_id, so.state, so.probes, so.rtt_us };
+	return w->cb(w->ctx, &o);
+}
+
+int store_device_observations(struct store *st, uint32_t ip, uint32_t limit, store_observation_cb cb, void *ctx)
+{
+	struct obs_walk w = { cb, ctx };
+
+	return walk_history(st, st->db_obs, ip, limit, obs_step, &w);
+}
+
+struct chg_walk {
+	store_change_cb cb;
+	void *ctx;
+};
+
+static int chg_step(void *ctx, uint64_t t, const MDB_val *v)
+{
+	struct chg_walk *w = ctx;
+	struct store_change c = { .time_us = t };
+
+	if (schema_change_decode(&c.state, v->mv_data, v->mv_size))
+		return MDB_CORRUPTED;
+	return w->cb(w->ctx, &c);
+}
+
+int store_device_changes(struct store *st, uint32_t ip, uint32_t limit, store_change_cb cb, void *ctx)
+{
+	struct chg_walk w = { cb, ctx };
+
+	if (!st->has_changes)
+		return 0; /* a schema 1 store opened read-only has no change history */
+	return walk_history(st, st->db_chg, ip, limit, chg_step, &w);
+}
+
+/*
+ * Uptime since T: the roll-up of the first hour >= T's hour holds the device's totals before
+ * its first observation in the range, so the range's totals are the current ones minus those.
+ * No roll-up at or after that hour means no observation since then. Granularity: the range
+ * starts at the beginning of the hour that contains since_us. Devices and roll-ups are both
+ * visited in key order, so the roll-up seeks move forward through the file.
+ */
+int store_report_uptime(struct store *st, uint64_t since_us, uint32_t net, uint32_t mask, store_uptime_cb cb,
+			void *ctx)
+{
+	struct store_rd rd;
+	MDB_cursor *dev = NULL, *roll = NULL;
+	uint32_t first, last;
+	uint64_t hour64 = since_us / SCHEMA_HOUR_US;
+	uint32_t hour = hour64 > UINT32_MAX ? UINT32_MAX : (uint32_t)hour64;
+	uint8_t key[4], rkey[8];
+	MDB_val k = { sizeof(key), key }, v;
+	int rc;
+
+	store_net_span(net, mask, &first, &last);
+	if ((rc = store_rd_begin(st, &rd)))
+		return rc;
+	if ((rc = mdb_cursor_open(rd.txn, st->db_dev, &dev)) || (rc = mdb_cursor_open(rd.txn, st->db_roll, &roll)))
+		goto out;
+	schema_key_ip(key, first);
+	for (rc = mdb_cursor_get(dev, &k, &v, MDB_SET_RANGE); !rc; rc = mdb_cursor_get(dev, &k, &v, MDB_NEXT)) {
+		struct store_device d;
+		struct schema_totals base;
+		MDB_val rk = { sizeof(rkey), rkey }, rv;
+		if ((rc = decode_device(st, &k, &v, &d)))
+			goto out;
+		if (d.ip > last)
+			break;
+		schema_key_ip_hour(rkey, d.ip, hour);
+		rc = mdb_cursor_get(roll, &rk, &rv, MDB_SET_RANGE);
+		if (rc == MDB_NOTFOUND || (!rc && (rk.mv_size != 8 || schema_get_be32(rk.mv_data) != d.ip))) {
+			if (!rc && rk.mv_size != 8) {
+				rc = MDB_CORRUPTED;
+				goto out;
+			}
+			base = (struct schema_totals){ d.probes_total, d.answers_total, d.changes_total };
+		} else if (rc) {
+			goto out;
+		} else if (schema_totals_decode(&base, rv.mv_data, rv.mv_size) || base.probes > d.probes_total ||
+			   base.answers > d.answers_total || base.changes > d.changes_total) {
+			rc = MDB_CORRUPTED;
+			goto out;
+		}
+		struct store_uptime u = {
+			.ip = d.ip,
+			.state = d.state,
+			.probes = d.probes_total - base.probes,
+			.answers = d.answers_total - base.answers,
+			.changes = d.changes_total - base.changes,
+		};
+		u.uptime_pct = u.probes ? 100.0 * (double)u.answers / (double)u.probes : 0.0;
+		int c = cb(ctx, &u);
+		if (c) {
+			rc = cb_result(c);
+			goto out;
+		}
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+out:
+	mdb_cursor_close(roll);
+	mdb_cursor_close(dev);
+	store_rd_end(&rd);
+	return store_errno(rc);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of a sorted array. */
+static uint32_t percentile(const uint32_t *v, size_t n, unsigned pct)
+{
+	if (!n)
+		return 0;
+	size_t rank = (n * pct + 99) / 100;
+	return v[rank ? rank - 1 : 0];
+}
+
+int store_report_network(struct store *st, uint64_t since_us, uint32_t net, uint32_t mask,
+			 struct store_network_report *out, store_subnet_cb cb, void *ctx)
+{
+	struct store_network_report r = { 0 };
+	struct store_subnet_summary sub = { 0 };
+	struct store_rd rd;
+	MDB_cursor *cur = NULL;
+	uint32_t first, last, *rtts = NULL;
+	size_t n_rtt = 0, cap_rtt = 0;
+	bool have_sub = false, cb_on = cb != NULL;
+	double pps_sum = 0;
+	uint64_t pps_n = 0;
+	uint8_t key[8];
+	MDB_val k = { 4, key }, v;
+	int rc;
+
+	store_net_span(net, mask, &first, &last);
+	if ((rc = store_rd_begin(st, &rd)))
+		return rc;
+	if ((rc = mdb_cursor_open(rd.txn, st->db_dev, &cur)))
+		goto out;
+	schema_key_ip(key, first);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct store_device d;
+		if ((rc = decode_device(st, &k, &v, &d)))
+			goto out;
+		if (d.ip > last)
+			break;
+		r.devices++;
+		if (d.first_seen_us >= since_us)
+			r.new_since++;
+		if (d.state == STORE_STATE_UP) {
+			r.up++;
+			if (n_rtt == cap_rtt) {
+				size_t nc = cap_rtt ? 2 * cap_rtt : 4096;
+				uint32_t *p = realloc(rtts, nc * sizeof(*p));
+				if (!p) {
+					rc = -ENOMEM;
+					goto out;
+				}
+				rtts = p, cap_rtt = nc;
+			}
+			rtts[n_rtt++] = d.last_rtt_us;
+		} else {
+			r.down++;
+		}
+		if (cb_on) {
+			uint32_t n24 = d.ip & 0xffffff00u;
+			if (have_sub && sub.net != n24) {
+				/* A callback's non-zero return stops the summaries, not the report. */
+				if (cb(ctx, &sub))
+					cb_on = false;
+				have_sub = false;
+			}
+			if (!have_sub)
+				sub = (struct store_subnet_summary){ .net = n24 };
+			have_sub = true;
+			if (d.state == STORE_STATE_UP)
+				sub.up++;
+			else
+				sub.down++;
+		}
+	}
+	if (rc && rc != MDB_NOTFOUND)
+		goto out;
+	if (cb_on && have_sub)
+		cb(ctx, &sub);
+
+	/* Sweeps newest first, back to the first one that started before since_us (ids grow with
+	 * time). */
+	mdb_cursor_close(cur);
+	cur = NULL;
+	if ((rc = mdb_cursor_open(rd.txn, st->db_sweep, &cur)))
+		goto out;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+		struct store_sweep s;
+		if (schema_sweep_decode(&s, v.mv_data, v.mv_size)) {
+			rc = MDB_CORRUPTED;
+			goto out;
+		}
+		if (s.start_us < since_us)
+			break;
+		r.sweeps_since++;
+		if (s.end_us > s.start_us && s.sent) {
+			pps_sum += (double)s.sent * 1e6 / (double)(s.end_us - s.start_us);
+			pps_n++;
+		}
+	}
+	if (rc && rc != MDB_NOTFOUND)
+		goto out;
+	rc = 0;
+	r.mean_send_pps = pps_n ? pps_sum / (double)pps_n : 0.0;
+	qsort(rtts, n_rtt, sizeof(*rtts), cmp_u32);
+	r.rtt_p50_us = percentile(rtts, n_rtt, 50);
+	r.rtt_p90_us = percentile(rtts, n_rtt, 90);
+	r.rtt_p99_us = percentile(rtts, n_rtt, 99);
+out:
+	mdb_cursor_close(cur);
+	store_rd_end(&rd);
+	free(rtts);
+	rc = store_errno(rc);
+	if (!rc)
+		*out = r;
+	return rc;
+}
+
+int store_sweeps_list(struct store *st, uint32_t limit, store_sweep_cb cb, void *ctx)
+{
+	struct store_rd rd;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	uint32_t n = 0;
+	int rc;
+
+	if ((rc = store_rd_begin(st, &rd)))
+		return rc;
+	if ((rc = mdb_cursor_open(rd.txn, st->db_sweep, &cur)))
+		goto out;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+		struct store_sweep s;
+		if (limit && n == limit)
+			break;
+		if (schema_sweep_decode(&s, v.mv_data, v.mv_size)) {
+			rc = MDB_CORRUPTED;
+			goto out;
+		}
+		n++;
+		int c = cb(ctx, &s);
+		if (c) {
+			rc = cb_result(c);
+			goto out;
+		}
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+out:
+	mdb_cursor_close(cur);
+	store_rd_end(&rd);
+	return store_errno(rc);
+}

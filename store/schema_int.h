@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: MIT */
+/* schema_int.h: the store's on-disk records: keys and explicit little-endian value encodings. */
+#ifndef LNMT_STORE_SCHEMA_INT_H
+#define LNMT_STORE_SCHEMA_INT_H
+
+#include "store.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Every record is written and read only through these functions, never by copying a C struct,
+ * so the file means the same on every compiler and machine. Keys are big-endian so LMDB's
+ * default memcmp order is numeric order (no custom comparator that every process would have to
+ * install). Decoders check the length exactly: a short, long or inconsistent record is
+ * corruption and they return -EBADMSG without reading past len; encoders write into a buffer of
+ * at least the stated size and return the number of bytes used.
+ *
+ * Databases (schema 2):
+ *   meta     "schema_version" -> u32, "created_us" -> u64, "next_sweep_id" -> u64
+ *   devices  ip(4)               -> device record (below)
+ *   obs      ip(4) time_us(8)    -> sweep_id u64, state u8, probes u8, rtt_us u32   (14 bytes)
+ *   rollups  ip(4) hour(4)       -> probes u64, answers u64, changes u64 before that hour (24)
+ *   changes  ip(4) time_us(8)    -> state u8                                        (1 byte)
+ *   sweeps   id(8)               -> sweep record (below)
+ * Schema 1 had no "changes" database and no vendor in the device record.
+ */
+
+#define SCHEMA_HOUR_US 3600000000ull
+
+#define SCHEMA_META_VERSION "schema_version"
+#define SCHEMA_META_CREATED "created_us"
+#define SCHEMA_META_NEXT_SWEEP "next_sweep_id"
+
+#define SCHEMA_OBS_LEN 14
+#define SCHEMA_ROLLUP_LEN 24
+#define SCHEMA_CHANGE_LEN 1
+#define SCHEMA_DEVICE_FIXED_LEN 85
+/* Fixed part, every open port and the vendor with its length byte. */
+#define SCHEMA_DEVICE_MAX_LEN (SCHEMA_DEVICE_FIXED_LEN + 2 * STORE_MAX_OPEN_PORTS + 1 + STORE_VENDOR_LEN)
+#define SCHEMA_SWEEP_FIXED_LEN 86
+#define SCHEMA_SWEEP_MAX_LEN (SCHEMA_SWEEP_FIXED_LEN + 256 + 64)
+
+/* No roll-up written yet (a device record always has one after its first observation). */
+#define SCHEMA_NO_HOUR UINT32_MAX
+
+/* A device record: the public view plus what the recorder needs to continue it. */
+struct schema_device {
+	struct store_device d;
+	uint32_t rollup_hour;  /* hour of the device's newest roll-up (SCHEMA_NO_HOUR: none) */
+	uint64_t last_sweep;   /* id of the sweep of its newest observation */
+	uint64_t last_obs_us;  /* time key of its newest observation */
+};
+
+struct schema_obs {
+	uint64_t sweep_id;
+	uint8_t state, probes;
+	uint32_t rtt_us;
+};
+
+struct schema_totals {
+	uint64_t probes, answers, changes;
+};
+
+static inline void schema_put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+static inline void schema_put_be64(uint8_t *p, uint64_t v)
+{
+	schema_put_be32(p, (uint32_t)(v >> 32));
+	schema_put_be32(p + 4, (uint32_t)v);
+}
+
+static inline uint32_t schema_get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint64_t schema_get_be64(const uint8_t *p)
+{
+	return (uint64_t)schema_get_be32(p) << 32 | schema_get_be32(p + 4);
+}
+
+/* Keys. ip and time in host order; the key buffers are filled big-endian. */
+static inline void schema_key_ip(uint8_t k[4], uint32_t ip)
+{
+	schema_put_be32(k, ip);
+}
+
+static inline void schema_key_ip_time(uint8_t k[12], uint32_t ip, uint64_t time_us)
+{
+	schema_put_be32(k, ip);
+	schema_put_be64(k + 4, time_us);
+}
+
+static inline void schema_key_ip_hour(uint8_t k[8], uint32_t ip, uint32_t hour)
+{
+	schema_put_be32(k, ip);
+	schema_put_be32(k + 4, hour);
+}
+
+static inline void schema_key_sweep(uint8_t k[8], uint64_t id)
+{
+	schema_put_be64(k, id);
+}
+
+/* Device records. version is the schema the record belongs to (1 or 2). */
+size_t schema_device_encode(uint8_t *buf, const struct schema_device *sd, uint32_t version);
+int schema_device_decode(struct schema_device *out, const void *buf, size_t len, uint32_t version);
+/* Just last_sweep, without decoding the rest (the recorder's miss walk reads every device). */
+int schema_device_last_sweep(uint64_t *out, const void *buf, size_t len);
+
+size_t schema_obs_encode(uint8_t buf[SCHEMA_OBS_LEN], const struct schema_obs *o);
+int schema_obs_decode(struct schema_obs *out, const void *buf, size_t len);
+
+size_t schema_totals_encode(uint8_t buf[SCHEMA_ROLLUP_LEN], const struct schema_totals *t);
+int schema_totals_decode(struct schema_totals *out, const void *buf, size_t len);
+
+size_t schema_change_encode(uint8_t buf[SCHEMA_CHANGE_LEN], uint8_t state);
+int schema_change_decode(uint8_t *state, const void *buf, size_t len);
+
+size_t schema_sweep_encode(uint8_t *buf, const struct store_sweep *s);
+int schema_sweep_decode(struct store_sweep *out, const void *buf, size_t len);
+
+/* Meta values: u32 and u64 little-endian. */
+size_t schema_u32_encode(uint8_t buf[4], uint32_t v);
+int schema_u32_decode(uint32_t *out, const void *buf, size_t len);
+size_t schema_u64_encode(uint8_t buf[8], uint64_t v);
+int schema_u64_decode(uint64_t *out, const void *buf, size_t len);
+
+#endif

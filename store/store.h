@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store.h: lnmt's device history, kept in LMDB (memory-mapped, one writer, readers never
+ * blocked, several processes at once).
+ *
+ * What it keeps: every device ever seen (key: IPv4), one observation per device per sweep that
+ * covered it (up with RTT and probe, or down), cumulative roll-ups that make uptime over any
+ * time range a couple of lookups per device, state changes, and every sweep with its figures.
+ * A device is marked down only after it missed `offline_after` consecutive sweeps (default 2),
+ * so one lost packet does not flap it; raw observations still record each miss, which keeps
+ * uptime honest.
+ *
+ * Threads: a struct store may be used from several threads for reads. Writes go through a
+ * recorder, which owns one writer thread and batches everything into few transactions, so the
+ * sweep's receiver never waits on the disk. Times are wall-clock microseconds since the epoch.
+ * Addresses are IPv4 host order. Functions return 0 or -errno / LNMT_E_*; those taking err
+ * write a one-line explanation there on failure, naming the file.
+ */
+#ifndef LNMT_STORE_H
+#define LNMT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_SCHEMA_VERSION 2
+#define STORE_MAX_OPEN_PORTS 64  /* open ports remembered per device */
+#define STORE_VENDOR_LEN 48
+
+enum store_probe { STORE_PROBE_ARP = 1, STORE_PROBE_ICMP = 2, STORE_PROBE_SYN = 4 };
+enum store_state { STORE_STATE_DOWN = 0, STORE_STATE_UP = 1 };
+enum store_result_state { STORE_RESULT_UP = 0, STORE_RESULT_OPEN = 1, STORE_RESULT_CLOSED = 2 };
+
+struct store;
+
+struct store_options {
+	unsigned offline_after;   /* consecutive missed sweeps before a device is down; 0 = 2 */
+	bool read_only;           /* open without the write lock; fails if the store does not exist */
+	const char *oui_path;     /* MAC vendor list; NULL = /usr/share/ieee-data/oui.txt; "" = none */
+};
+
+/*
+ * Opens (creating if needed, unless read_only) the store in directory dir (data.mdb, lock.mdb).
+ * A store written by an older lnmt is migrated in place; a newer one is refused; a file that is
+ * not an lnmt store (or is corrupt) is refused and left untouched, with err naming it.
+ */
+int store_open(struct store **out, const char *dir, const struct store_options *opt, char *err,
+	       size_t errlen);
+void store_close(struct store *st);
+
+/* The default directory: $LNMT_DB, else /var/lib/lnmt as root, else $XDG_DATA_HOME/lnmt
+ * (~/.local/share/lnmt). Writes into buf; returns buf. */
+char *store_default_dir(char *buf, size_t len);
+
+/* ---- recording a sweep ---- */
+
+struct store_range {
+	uint32_t first, last; /* inclusive */
+};
+
+struct store_sweep {
+	uint64_t id;               /* assigned by store_recorder_open */
+	uint64_t start_us, end_us;
+	char targets[256];         /* the target specs as the user gave them (truncated) */
+	char ports[64];
+	uint8_t probes;            /* STORE_PROBE_* mask */
+	uint64_t rate_pps;
+	uint32_t retries;
+	uint64_t addresses, sent, replies, live;
+	uint8_t ended;             /* 0 all answered, 1 wait elapsed, 2 interrupted, 3 failed */
+	bool complete;             /* every result reached the store */
+	uint32_t new_devices, went_up, went_down; /* filled by the store */
+};
+
+struct store_result {
+	uint32_t ip;
+	uint8_t probe;       /* one STORE_PROBE_* */
+	uint8_t state;       /* STORE_RESULT_* */
+	uint16_t port;       /* SYN only */
+	uint32_t rtt_us;
+	uint8_t ttl;
+	bool has_mac;
+	uint8_t mac[6];
+	uint64_t time_us;
+};
+
+struct store_recorder;
+
+/*
+ * Starts recording a sweep: stores the sweep record (id assigned into info->id) and starts the
+ * writer thread. covered lists the address ranges the sweep probes (sorted, disjoint); at the
+ * end every known device inside them that did not answer gets a down observation (pass n = 0
+ * for a sharded sweep that covers only part of each range).
+ */
+int store_recorder_open(struct store *st, struct store_sweep *info, const struct store_range *covered,
+			size_t n_covered, struct store_recorder **out, char *err, size_t errlen);
+
+/* Queues one result. Never blocks on the disk: copies into the writer's queue. Any thread. */
+void store_recorder_add(struct store_recorder *rec, const struct store_result *r);
+
+/*
+ * Finishes: waits for the writer to store everything queued, records the misses, writes the
+ * final sweep record (final: end_us, counts, ended) and frees rec. On a write failure (disk
+ * full, ...) returns the error with err saying what was not stored; the sweep record then says
+ * complete = false, and what was committed before stays intact. *stored is the number of
+ * results stored (may be NULL).
+ */
+int store_recorder_close(struct store_recorder *rec, const struct store_sweep *final, uint64_t *stored,
+			 char *err, size_t errlen);
+
+/* ---- reading ---- */
+
+struct store_device {
+	uint32_t ip;
+	bool has_mac;
+	uint8_t mac[6];
+	char vendor[STORE_VENDOR_LEN];   /* "" when unknown */
+	uint8_t state;                   /* STORE_STATE_* (with the offline threshold applied) */
+	uint8_t probes;                  /* STORE_PROBE_* that ever answered */
+	uint16_t missed;                 /* consecutive sweeps missed */
+	uint64_t first_seen_us, last_seen_us, last_change_us;
+	uint32_t last_rtt_us;
+	uint64_t probes_total, answers_total, changes_total;
+	uint16_t n_open;
+	uint16_t open_ports[STORE_MAX_OPEN_PORTS]; /* ports open at the last sweep that probed them */
+};
+
+struct store_filter {
+	int state;              /* -1 any, else STORE_STATE_* */
+	uint32_t net, mask;     /* subnet filter; mask 0 = any */
+	uint64_t seen_since_us; /* last_seen >= this; 0 = any */
+	const char *vendor;     /* case-insensitive substring; NULL = any */
+	uint32_t limit;         /* 0 = no limit */
+	bool has_after;
+	uint32_t after;         /* cursor: list devices with ip > after */
+};
+
+typedef int (*store_device_cb)(void *ctx, const struct store_device *d); /* non-zero stops */
+
+/* Devices in address order matching f. *next is the cursor for the next page and *more says
+ * whether there is one (either may be NULL). */
+int store_devices_list(struct store *st, const struct store_filter *f, store_device_cb cb, void *ctx,
+		       uint32_t *next, bool *more);
+
+/* One device; -ENOENT if never seen. */
+int store_device_get(struct store *st, uint32_t ip, struct store_device *out);
+
+struct store_observation {
+	uint64_t time_us;
+	uint64_t sweep_id;
+	uint8_t state;  /* STORE_STATE_* as observed (raw, no threshold) */
+	uint8_t probes; /* STORE_PROBE_* that answered */
+	uint32_t rtt_us;
+};
+struct store_change {
+	uint64_t time_us;
+	uint8_t state;  /* the new STORE_STATE_* */
+};
+typedef int (*store_observation_cb)(void *ctx, const struct store_observation *o);
+typedef int (*store_change_cb)(void *ctx, const struct store_change *c);
+
+/* A device's observations and state changes, newest first, at most limit (0 = all). */
+int store_device_observations(struct store *st, uint32_t ip, uint32_t limit, store_observation_cb cb, void *ctx);
+int store_device_changes(struct store *st, uint32_t ip, uint32_t limit, store_change_cb cb, void *ctx);
+
+struct store_uptime {
+	uint32_t ip;
+	uint8_t state;
+	uint64_t probes, answers, changes; /* within the range */
+	double uptime_pct;                 /* 100 * answers / probes; 0 when probes = 0 */
+};
+typedef int (*store_uptime_cb)(void *ctx, const struct store_uptime *u);
+
+/* Per-device uptime since since_us (to now), devices in net/mask (mask 0 = all), address order.
+ * Cost: one roll-up lookup per device, whatever the number of observations. */
+int store_report_uptime(struct store *st, uint64_t since_us, uint32_t net, uint32_t mask,
+			store_uptime_cb cb, void *ctx);
+
+struct store_subnet_summary {
+	uint32_t net;         /* /24 network */
+	uint32_t up, down;
+};
+typedef int (*store_subnet_cb)(void *ctx, const struct store_subnet_summary *s);
+
+struct store_network_report {
+	uint64_t devices, up, down;
+	uint64_t new_since;              /* first seen at or after since_us */
+	uint32_t rtt_p50_us, rtt_p90_us, rtt_p99_us; /* last RTT of devices that are up */
+	uint64_t sweeps_since;           /* sweeps started at or after since_us */
+	double mean_send_pps;            /* of those sweeps */
+};
+
+/* Network-wide figures for devices in net/mask; per-/24 summaries through cb (may be NULL). */
+int store_report_network(struct store *st, uint64_t since_us, uint32_t net, uint32_t mask,
+			 struct store_network_report *out, store_subnet_cb cb, void *ctx);
+
+typedef int (*store_sweep_cb)(void *ctx, const struct store_sweep *s);
+/* Sweeps, newest first, at most limit (0 = all). */
+int store_sweeps_list(struct store *st, uint32_t limit, store_sweep_cb cb, void *ctx);
+
+/* ---- maintenance ---- */
+
+/* A consistent, compacted copy into file path (created; must not exist), taken while others
+ * keep writing. */
+int store_backup(struct store *st, const char *path, char *err, size_t errlen);
+
+/* Replaces the store in dir with the backup file at path, after checking that it is an lnmt
+ * store this binary can read. Atomic: the old store stays if anything fails. */
+int store_restore(const char *dir, const char *path, char *err, size_t errlen);
+
+struct store_check_report {
+	uint32_t schema_version;
+	uint64_t devices, observations, rollups, changes, sweeps;
+	uint64_t map_bytes, used_bytes;
+	uint64_t problems;  /* inconsistencies found; described through err of store_check */
+};
+/* Verifies the schema and cross-checks the counts (every observation, roll-up and change
+ * belongs to a device). Returns 0 when consistent. */
+int store_check(struct store *st, struct store_check_report *out, char *err, size_t errlen);
+
+#endif

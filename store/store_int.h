@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/* store_int.h: the store's private state and the transaction helpers its files share. */
+#ifndef LNMT_STORE_INT_H
+#define LNMT_STORE_INT_H
+
+#include "schema_int.h"
+#include "store.h"
+
+#include <limits.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define STORE_DEFAULT_MAP (64ull << 20)
+#define STORE_DEFAULT_OUI "/usr/share/ieee-data/oui.txt"
+#define STORE_FILE "data.mdb"
+/* Results per write transaction: bounds a transaction's dirty pages (LMDB allows 128k) and the
+ * time a reader waits for a map resize, while keeping commits few. */
+#define STORE_BATCH 65536
+
+struct oui_table;
+
+struct store {
+	MDB_env *env;
+	MDB_dbi db_meta, db_dev, db_obs, db_roll, db_chg, db_sweep;
+	bool has_changes;          /* false for a schema 1 store opened read-only */
+	uint32_t version;          /* schema of the open store (1 only when read-only) */
+	bool read_only;
+	unsigned offline_after;
+	char dir[PATH_MAX];
+	char path[PATH_MAX];       /* dir/data.mdb, for messages */
+
+	/*
+	 * map_lock keeps this process's transactions out while the map is resized: every
+	 * transaction (read or write) holds it shared; mdb_env_set_mapsize() runs with it
+	 * exclusive, so no thread is inside the old mapping when it goes away. Writer-preferring,
+	 * so a resize is never starved by a stream of readers.
+	 */
+	pthread_rwlock_t map_lock;
+	size_t map_size;           /* under map_lock */
+
+	/* Reset read-only transactions kept for reuse: renewing one costs far less than
+	 * mdb_txn_begin() (it keeps its reader slot; MDB_NOTLS ties the slot to the txn). */
+	pthread_mutex_t pool_lock;
+	MDB_txn **pool;
+	size_t n_pool, cap_pool;
+
+	/* The vendor list, loaded on first need. */
+	pthread_mutex_t oui_lock;
+	char *oui_path;            /* NULL: no vendor list */
+	struct oui_table *oui;
+	bool oui_tried;
+};
+
+/* Opens with an explicit initial map size (0 = STORE_DEFAULT_MAP); tests use a tiny one to
+ * exercise growth. */
+int store_open_ex(struct store **out, const char *dir, const struct store_options *opt, size_t map_size,
+		  char *err, size_t errlen);
+
+/* ---- errors ---- */
+
+/* Maps an LMDB return code to -errno (LMDB's own codes to the nearest errno); -errno and 0
+ * pass through. */
+int store_errno(int mdb_rc);
+/* Writes "<path>: <formatted text>" into err (err may be NULL). */
+void store_err(char *err, size_t errlen, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* ---- transactions ---- */
+
+/* A read snapshot. Nested use in one thread (a callback that reads again) is allowed. */
+struct store_rd {
+	struct store *st;
+	MDB_txn *txn;
+	bool nested;               /* an outer snapshot of this store is open in this thread */
+	struct store_rd *outer;
+};
+
+/* Begins a read snapshot; 0 or -errno. Holds map_lock shared until store_rd_end(). */
+int store_rd_begin(struct store *st, struct store_rd *rd);
+void store_rd_end(struct store_rd *rd);
+
+/*
+ * Runs fn inside one write transaction and commits. On MDB_MAP_FULL (returned by fn or the
+ * commit) it aborts, doubles the map and runs fn again from scratch: fn must not change any
+ * state outside the transaction except through outputs it resets at its start. Another
+ * process's growth (MDB_MAP_RESIZED) is adopted the same way. Returns 0, -errno, or an LMDB
+ * code mapped by store_errno() (MDB_TXN_FULL comes back as -E2BIG).
+ */
+typedef int (*store_wr_fn)(struct store *st, MDB_txn *txn, void *arg);
+int store_wr_run(struct store *st, store_wr_fn fn, void *arg);
+
+/* ---- vendors (oui.c) ---- */
+
+/* Copies the vendor of mac into out (STORE_VENDOR_LEN), "" when unknown or when the list is
+ * missing. Loads the list on first use; thread-safe. */
+void store_vendor_of(struct store *st, const uint8_t mac[6], char out[STORE_VENDOR_LEN]);
+void store_oui_free(struct oui_table *t);
+
+/* ---- migrations (migrate.c) ---- */
+
+/* Brings a store of schema `from` (older than STORE_SCHEMA_VERSION) to the current schema in
+ * one write transaction; st's DB handles for the new schema are opened. */
+int store_migrate(struct store *st, uint32_t from, char *err, size_t errlen);
+
+/* ---- opening (store.c), shared with restore ---- */
+
+/* Checks the file's LMDB header and length before LMDB maps it; err names path. */
+int store_precheck_file(const char *path, off_t size, char *err, size_t errlen);
+
+enum store_found { STORE_FOUND_EMPTY, STORE_FOUND_STORE };
+/* With st->env open and st->path set: reads the schema version in a read-only transaction and
+ * opens the databases; refuses (err naming st->path) a file that is not an lnmt store or is
+ * newer than this lnmt. */
+int store_inspect(struct store *st, enum store_found *found, uint32_t *version, char *err, size_t errlen);
+
+/* ---- helpers ---- */
+
+uint64_t store_now_us(void);
+/* First and last address of net/mask (mask 0: everything). */
+void store_net_span(uint32_t net, uint32_t mask, uint32_t *first, uint32_t *last);
+/* Reads the current meta schema version; -ENOENT when there is no meta database or record. */
+int store_read_version(struct store *st, MDB_txn *txn, uint32_t *out);
+
+#endif

@@ -1,0 +1,636 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * query_cmd.c: the commands that answer questions from the store: `lnmt devices`, `lnmt device`,
+ * `lnmt report uptime|network` and `lnmt sweeps`. Each reads the store directly (embedded mode),
+ * prints a table for people or JSON lines / CSV for programs.
+ */
+#include "cli.h"
+#include "err.h"
+#include "output.h"
+#include "store.h"
+#include "targets.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+struct query_opts {
+	const char *db;
+	int format;
+	struct store_filter filter;
+	uint64_t since_us;   /* absolute; 0 = not given */
+	uint32_t limit;
+	const char *cidr;
+};
+
+static const char devices_usage[] =
+"Usage: lnmt devices [--state up|down] [--subnet CIDR] [--since AGE] [--vendor TEXT]\n"
+"                    [--limit N] [--after IP] [--db DIR] [-f text|jsonl|csv]\n"
+"\n"
+"Lists every device the store has seen, in address order.\n"
+"  --state up|down   only devices in that state (down = missed the last sweeps)\n"
+"  --subnet CIDR     only devices inside CIDR\n"
+"  --since AGE       only devices seen within AGE: 90s, 30m, 24h, 7d, 2w\n"
+"  --vendor TEXT     only devices whose MAC vendor contains TEXT (any case)\n"
+"  --limit N         at most N devices; a note on stderr gives the --after for the next page\n"
+"  --after IP        start after this address (the cursor of the previous page)\n"
+"\n"
+"Examples:\n"
+"  lnmt devices --state down --since 1d\n"
+"  lnmt devices --subnet 198.18.128.0/17 --vendor raspberry -f jsonl\n"
+"  lnmt devices --limit 100 --after 198.19.0.99\n";
+
+static const char device_usage[] =
+"Usage: lnmt device IP [--db DIR] [-f text|jsonl]\n"
+"\n"
+"Everything known about one device: MAC and vendor, first and last seen, state, RTT, open\n"
+"ports, which probes answer, its recent state changes and observations.\n";
+
+static const char report_usage[] =
+"Usage: lnmt report uptime  [--since AGE] [--subnet CIDR] [--db DIR] [-f text|jsonl|csv]\n"
+"       lnmt report network [--since AGE] [--subnet CIDR] [--db DIR] [-f text|jsonl]\n"
+"\n"
+"uptime:  per device, over the period: uptime %, probes, answers, state changes\n"
+"network: devices up and down, new devices, RTT percentiles, sweeps and their rates, and a\n"
+"         per-/24 summary\n"
+"AGE is 90s, 30m, 24h (the default), 7d, 2w. Uptime has hour granularity.\n";
+
+static const char sweeps_usage[] =
+"Usage: lnmt sweeps [--limit N] [--db DIR] [-f text|jsonl|csv]\n"
+"\n"
+"Past sweeps, newest first, with their figures (default: the last 20).\n";
+
+enum { Q_DB = 300, Q_STATE, Q_SUBNET, Q_SINCE, Q_VENDOR, Q_LIMIT, Q_AFTER };
+
+static const struct option query_long[] = {
+	{ "db", required_argument, NULL, Q_DB },
+	{ "format", required_argument, NULL, 'f' },
+	{ "state", required_argument, NULL, Q_STATE },
+	{ "subnet", required_argument, NULL, Q_SUBNET },
+	{ "since", required_argument, NULL, Q_SINCE },
+	{ "vendor", required_argument, NULL, Q_VENDOR },
+	{ "limit", required_argument, NULL, Q_LIMIT },
+	{ "after", required_argument, NULL, Q_AFTER },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int bad(const char *opt, const char *val, const char *expected)
+{
+	cli_error("bad %s '%s': %s", opt, val, expected);
+	return EXIT_USAGE;
+}
+
+static int parse_subnet(const char *s, uint32_t *net, uint32_t *mask)
+{
+	char err[TARGET_ERR_LEN];
+	struct target_range r;
+
+	if (target_parse_range(s, &r, err, sizeof(err)) ||
+	    (r.last - r.first + 1ull) & (r.last - r.first)) /* a CIDR block is a power of two */
+		return bad("--subnet", s, "expected a CIDR such as 198.18.0.0/16");
+	*mask = ~(r.last - r.first);
+	*net = r.first & *mask;
+	if (r.first != *net)
+		return bad("--subnet", s, "expected a CIDR such as 198.18.0.0/16");
+	return 0;
+}
+
+static int parse_ip(const char *opt, const char *s, uint32_t *ip)
+{
+	char err[TARGET_ERR_LEN];
+	struct target_range r;
+
+	if (target_parse_range(s, &r, err, sizeof(err)) || r.first != r.last)
+		return bad(opt, s, "expected an IPv4 address");
+	*ip = r.first;
+	return 0;
+}
+
+/*
+ * Parses the options shared by the query commands; `allowed` lists which (by option value)
+ * the command takes. Returns 0, -1 after --help, or EXIT_USAGE.
+ */
+static int parse_query(const char *cmd, int argc, char **argv, struct query_opts *q, const int *allowed,
+		       const char *usage, int *first_arg)
+{
+	uint64_t v;
+	int c, rc;
+
+	optind = 1;
+	opterr = 0;
+	q->format = isatty(STDOUT_FILENO) ? OUT_TEXT : OUT_JSONL;
+	q->filter.state = -1;
+	while ((c = getopt_long(argc, argv, ":f:h", query_long, NULL)) != -1) {
+		bool ok = c == 'h' || c == 'f' || c == Q_DB || c == '?' || c == ':';
+		for (const int *a = allowed; *a && !ok; a++)
+			ok = *a == c;
+		if (!ok) { /* a known option another command takes */
+			const char *name = "?";
+			for (const struct option *o = query_long; o->name; o++)
+				if (o->val == c)
+					name = o->name;
+			cli_error("--%s is not an option of 'lnmt %s' (see 'lnmt %s --help')", name, cmd, cmd);
+			return EXIT_USAGE;
+		}
+		if (c == '?' || c == ':') {
+			cli_error("%s: %s (see 'lnmt %s --help')", argv[optind - 1],
+				  c == ':' ? "option needs a value" : "unknown option", cmd);
+			return EXIT_USAGE;
+		}
+		switch (c) {
+		case 'h': fputs(usage, stdout); return -1;
+		case 'f':
+			if ((q->format = output_format_parse(optarg)) < 0)
+				return bad("--format", optarg, "expected text, jsonl or csv");
+			break;
+		case Q_DB: q->db = optarg; break;
+		case Q_STATE:
+			if (!strcmp(optarg, "up"))
+				q->filter.state = STORE_STATE_UP;
+			else if (!strcmp(optarg, "down"))
+				q->filter.state = STORE_STATE_DOWN;
+			else
+				return bad("--state", optarg, "expected up or down");
+			break;
+		case Q_SUBNET:
+			if ((rc = parse_subnet(optarg, &q->filter.net, &q->filter.mask)))
+				return rc;
+			q->cidr = optarg;
+			break;
+		case Q_SINCE:
+			if (!cli_parse_age_us(optarg, &v))
+				return bad("--since", optarg, "expected an age such as 30m, 24h or 7d");
+			q->since_us = cli_now_us() - v;
+			break;
+		case Q_VENDOR: q->filter.vendor = optarg; break;
+		case Q_LIMIT:
+			if (!cli_parse_u64(optarg, 1, 100000000, &v))
+				return bad("--limit", optarg, "expected a positive count");
+			q->limit = (uint32_t)v;
+			break;
+		case Q_AFTER:
+			if ((rc = parse_ip("--after", optarg, &q->filter.after)))
+				return rc;
+			q->filter.has_after = true;
+			break;
+		}
+	}
+	*first_arg = optind;
+	return 0;
+}
+
+/* ---- devices ---- */
+
+static void probes_text(uint8_t mask, char *buf, size_t len)
+{
+	static const struct { uint8_t bit; const char *name; } names[] = {
+		{ STORE_PROBE_ARP, "arp" }, { STORE_PROBE_ICMP, "icmp" }, { STORE_PROBE_SYN, "syn" },
+	};
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < 3; i++)
+		if (mask & names[i].bit)
+			off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? "," : "", names[i].name);
+	if (!off)
+		snprintf(buf, len, "-");
+}
+
+static void ports_text(const struct store_device *d, char *buf, size_t len, const char *sep)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (uint16_t i = 0; i < d->n_open && off + 8 < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%u", i ? sep : "", d->open_ports[i]);
+}
+
+static void mac_text(const struct store_device *d, char buf[18])
+{
+	if (!d->has_mac) {
+		snprintf(buf, 18, "-");
+		return;
+	}
+	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", d->mac[0], d->mac[1], d->mac[2], d->mac[3],
+		 d->mac[4], d->mac[5]);
+}
+
+/* JSON string contents for vendor names (quotes, backslashes and control bytes escaped). */
+static void json_escape(const char *s, char *out, size_t len)
+{
+	size_t o = 0;
+	for (; *s && o + 7 < len; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)c;
+		} else if (c < 0x20) {
+			o += (size_t)snprintf(out + o, len - o, "\\u%04x", c);
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+}
+
+static const char *state_name(uint8_t s)
+{
+	return s == STORE_STATE_UP ? "up" : "down";
+}
+
+struct list_ctx {
+	int format;
+	uint64_t n;
+};
+
+/* One device as a JSON object; with `open` the closing brace is left to the caller, who adds
+ * more members. */
+static void device_json(const struct store_device *d, bool open)
+{
+	char ip[16], mac[18], seen[24], first[24], changed[24], probes[16], ports[400];
+	char vendor[6 * STORE_VENDOR_LEN];
+
+	mac_text(d, mac);
+	probes_text(d->probes, probes, sizeof(probes));
+	ports_text(d, ports, sizeof(ports), ",");
+	json_escape(d->vendor, vendor, sizeof(vendor));
+	printf("{\"ip\":\"%s\",\"state\":\"%s\",\"mac\":%s%s%s,\"vendor\":\"%s\",\"first_seen\":\"%s\","
+	       "\"last_seen\":\"%s\",\"last_change\":\"%s\",\"rtt_us\":%u,\"probes\":\"%s\","
+	       "\"open_ports\":[%s],\"missed\":%u%s",
+	       ipv4_format(d->ip, ip), state_name(d->state), d->has_mac ? "\"" : "", d->has_mac ? mac : "null",
+	       d->has_mac ? "\"" : "", vendor, cli_format_time_iso(d->first_seen_us, first, sizeof(first)),
+	       cli_format_time_iso(d->last_seen_us, seen, sizeof(seen)),
+	       cli_format_time_iso(d->last_change_us, changed, sizeof(changed)), d->last_rtt_us, probes, ports,
+	       d->missed, open ? "" : "}\n");
+}
+
+static int print_device(void *ctx, const struct store_device *d)
+{
+	struct list_ctx *lc = ctx;
+	char ip[16], mac[18], seen[24], first[24], probes[16], ports[400];
+
+	lc->n++;
+	if (lc->format == OUT_JSONL) {
+		device_json(d, false);
+		return 0;
+	}
+	ipv4_format(d->ip, ip);
+	mac_text(d, mac);
+	probes_text(d->probes, probes, sizeof(probes));
+	if (lc->format == OUT_CSV) {
+		ports_text(d, ports, sizeof(ports), " ");
+		printf("%s,%s,%s,\"%s\",%s,%s,%u,%s,%s\n", ip, state_name(d->state), d->has_mac ? mac : "",
+		       d->vendor, cli_format_time_iso(d->first_seen_us, first, sizeof(first)),
+		       cli_format_time_iso(d->last_seen_us, seen, sizeof(seen)), d->last_rtt_us, probes, ports);
+		return 0;
+	}
+	ports_text(d, ports, sizeof(ports), ",");
+	printf("%-15s  %-4s  %-17s  %-22.22s  %-19s  %8.3f ms  %-12s  %s\n", ip, state_name(d->state), mac,
+	       d->vendor[0] ? d->vendor : "-", cli_format_time(d->last_seen_us, seen, sizeof(seen)),
+	       d->last_rtt_us / 1000.0, probes, ports[0] ? ports : "-");
+	return 0;
+}
+
+int cmd_devices(int argc, char **argv)
+{
+	static const int allowed[] = { Q_STATE, Q_SUBNET, Q_SINCE, Q_VENDOR, Q_LIMIT, Q_AFTER, 0 };
+	struct query_opts q = { 0 };
+	int first, rc = parse_query("devices", argc, argv, &q, allowed, devices_usage, &first);
+
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if (first < argc) {
+		cli_error("devices takes no arguments, got '%s' (see 'lnmt devices --help')", argv[first]);
+		return EXIT_USAGE;
+	}
+	struct store *st = cli_store_open(q.db, true);
+	if (!st)
+		return 1;
+	q.filter.limit = q.limit;
+	q.filter.seen_since_us = q.since_us;
+	struct list_ctx lc = { .format = q.format };
+	if (q.format == OUT_TEXT && isatty(STDOUT_FILENO))
+		printf("%-15s  %-4s  %-17s  %-22s  %-19s  %11s  %-12s  %s\n", "IP", "STATE", "MAC", "VENDOR",
+		       "LAST SEEN", "RTT", "PROBES", "OPEN PORTS");
+	if (q.format == OUT_CSV)
+		puts("ip,state,mac,vendor,first_seen,last_seen,rtt_us,probes,open_ports");
+	uint32_t next = 0;
+	bool more = false;
+	rc = store_devices_list(st, &q.filter, print_device, &lc, &next, &more);
+	fflush(stdout);
+	if (rc) {
+		cli_error("listing devices: %s", lnmt_strerror(rc));
+	} else if (more) {
+		char ip[16];
+		cli_error("more devices: continue with --after %s", ipv4_format(next, ip));
+	}
+	store_close(st);
+	return rc ? 1 : 0;
+}
+
+/* ---- device ---- */
+
+struct history_ctx {
+	int format;
+	unsigned n;
+};
+
+static int print_change(void *ctx, const struct store_change *c)
+{
+	struct history_ctx *h = ctx;
+	char t[24];
+
+	if (h->format == OUT_JSONL)
+		printf("%s{\"time\":\"%s\",\"state\":\"%s\"}", h->n++ ? "," : "",
+		       cli_format_time_iso(c->time_us, t, sizeof(t)), state_name(c->state));
+	else
+		printf("  %s  %s\n", cli_format_time(c->time_us, t, sizeof(t)), state_name(c->state));
+	return 0;
+}
+
+static int print_observation(void *ctx, const struct store_observation *o)
+{
+	struct history_ctx *h = ctx;
+	char t[24], probes[16];
+
+	probes_text(o->probes, probes, sizeof(probes));
+	if (h->format == OUT_JSONL)
+		printf("%s{\"time\":\"%s\",\"sweep\":%llu,\"state\":\"%s\",\"probes\":\"%s\",\"rtt_us\":%u}",
+		       h->n++ ? "," : "", cli_format_time_iso(o->time_us, t, sizeof(t)),
+		       (unsigned long long)o->sweep_id, state_name(o->state), probes, o->rtt_us);
+	else
+		printf("  %s  sweep %-6llu %-4s  %-12s  %8.3f ms\n", cli_format_time(o->time_us, t, sizeof(t)),
+		       (unsigned long long)o->sweep_id, state_name(o->state), probes, o->rtt_us / 1000.0);
+	return 0;
+}
+
+static void print_device_text(const struct store_device *d)
+{
+	char ip[16], mac[18], t[24], probes[16], ports[400];
+
+	mac_text(d, mac);
+	probes_text(d->probes, probes, sizeof(probes));
+	ports_text(d, ports, sizeof(ports), ", ");
+	printf("%s\n", ipv4_format(d->ip, ip));
+	printf("  state        %s%s\n", state_name(d->state), d->missed ? "" : "");
+	if (d->missed)
+		printf("  missed       %u sweep%s in a row\n", d->missed, d->missed == 1 ? "" : "s");
+	printf("  mac          %s%s%s%s\n", mac, d->vendor[0] ? " (" : "", d->vendor, d->vendor[0] ? ")" : "");
+	printf("  first seen   %s\n", cli_format_time(d->first_seen_us, t, sizeof(t)));
+	printf("  last seen    %s\n", cli_format_time(d->last_seen_us, t, sizeof(t)));
+	printf("  last change  %s\n", cli_format_time(d->last_change_us, t, sizeof(t)));
+	printf("  last rtt     %.3f ms\n", d->last_rtt_us / 1000.0);
+	printf("  answers      %s\n", probes);
+	printf("  open ports   %s\n", ports[0] ? ports : "-");
+	printf("  history      %llu answers to %llu probes (%.2f%%), %llu state changes\n",
+	       (unsigned long long)d->answers_total, (unsigned long long)d->probes_total,
+	       d->probes_total ? 100.0 * d->answers_total / d->probes_total : 0.0,
+	       (unsigned long long)d->changes_total);
+}
+
+int cmd_device(int argc, char **argv)
+{
+	static const int allowed[] = { 0 };
+	struct query_opts q = { 0 };
+	struct store_device d;
+	uint32_t ip;
+	int first, rc = parse_query("device", argc, argv, &q, allowed, device_usage, &first);
+
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if (argc - first != 1) {
+		cli_error("device takes one address, e.g. 'lnmt device 198.19.0.7' (see 'lnmt device --help')");
+		return EXIT_USAGE;
+	}
+	if ((rc = parse_ip("address", argv[first], &ip)))
+		return rc;
+	struct store *st = cli_store_open(q.db, true);
+	if (!st)
+		return 1;
+	rc = store_device_get(st, ip, &d);
+	if (rc == -ENOENT) {
+		cli_error("%s: never seen (no sweep has found it)", argv[first]);
+		store_close(st);
+		return 1;
+	}
+	if (rc) {
+		cli_error("reading %s: %s", argv[first], lnmt_strerror(rc));
+		store_close(st);
+		return 1;
+	}
+	struct history_ctx h = { .format = q.format == OUT_JSONL ? OUT_JSONL : OUT_TEXT };
+	if (h.format == OUT_JSONL) {
+		device_json(&d, true);
+		printf(",\"changes\":[");
+		store_device_changes(st, ip, 20, print_change, &h);
+		h.n = 0;
+		printf("],\"observations\":[");
+		store_device_observations(st, ip, 20, print_observation, &h);
+		printf("]}\n");
+	} else {
+		print_device_text(&d);
+		printf("recent state changes (newest first)\n");
+		store_device_changes(st, ip, 10, print_change, &h);
+		printf("recent observations (newest first)\n");
+		store_device_observations(st, ip, 10, print_observation, &h);
+	}
+	store_close(st);
+	return 0;
+}
+
+/* ---- report ---- */
+
+static int print_uptime(void *ctx, const struct store_uptime *u)
+{
+	struct list_ctx *lc = ctx;
+	char ip[16];
+
+	lc->n++;
+	ipv4_format(u->ip, ip);
+	switch (lc->format) {
+	case OUT_JSONL:
+		printf("{\"ip\":\"%s\",\"state\":\"%s\",\"uptime_pct\":%.2f,\"probes\":%llu,\"answers\":%llu,"
+		       "\"changes\":%llu}\n", ip, state_name(u->state), u->uptime_pct, (unsigned long long)u->probes,
+		       (unsigned long long)u->answers, (unsigned long long)u->changes);
+		break;
+	case OUT_CSV:
+		printf("%s,%s,%.2f,%llu,%llu,%llu\n", ip, state_name(u->state), u->uptime_pct,
+		       (unsigned long long)u->probes, (unsigned long long)u->answers, (unsigned long long)u->changes);
+		break;
+	default:
+		printf("%-15s  %-4s  %7.2f%%  %8llu  %8llu  %7llu\n", ip, state_name(u->state), u->uptime_pct,
+		       (unsigned long long)u->probes, (unsigned long long)u->answers, (unsigned long long)u->changes);
+	}
+	return 0;
+}
+
+static int print_subnet(void *ctx, const struct store_subnet_summary *s)
+{
+	struct list_ctx *lc = ctx;
+	char net[16];
+
+	ipv4_format(s->net, net);
+	if (lc->format == OUT_JSONL)
+		printf("%s{\"subnet\":\"%s/24\",\"up\":%u,\"down\":%u}", lc->n++ ? "," : "", net, s->up, s->down);
+	else
+		printf("  %-18s  %6u up  %6u down\n", strcat(net, "/24"), s->up, s->down);
+	return 0;
+}
+
+static int report_network(struct store *st, const struct query_opts *q, uint64_t since)
+{
+	struct store_network_report r;
+	struct list_ctx lc = { .format = q->format == OUT_JSONL ? OUT_JSONL : OUT_TEXT };
+	int rc;
+
+	if (lc.format == OUT_JSONL) {
+		/* Counts first needs the report before the subnets: run it once without them. */
+		if ((rc = store_report_network(st, since, q->filter.net, q->filter.mask, &r, NULL, NULL)))
+			return rc;
+		printf("{\"devices\":%llu,\"up\":%llu,\"down\":%llu,\"new\":%llu,\"rtt_p50_us\":%u,\"rtt_p90_us\":%u,"
+		       "\"rtt_p99_us\":%u,\"sweeps\":%llu,\"mean_send_pps\":%.0f,\"subnets\":[",
+		       (unsigned long long)r.devices, (unsigned long long)r.up, (unsigned long long)r.down,
+		       (unsigned long long)r.new_since, r.rtt_p50_us, r.rtt_p90_us, r.rtt_p99_us,
+		       (unsigned long long)r.sweeps_since, r.mean_send_pps);
+		rc = store_report_network(st, since, q->filter.net, q->filter.mask, &r, print_subnet, &lc);
+		printf("]}\n");
+		return rc;
+	}
+	printf("per /24 subnet\n");
+	if ((rc = store_report_network(st, since, q->filter.net, q->filter.mask, &r, print_subnet, &lc)))
+		return rc;
+	printf("devices        %llu (%llu up, %llu down)\n", (unsigned long long)r.devices,
+	       (unsigned long long)r.up, (unsigned long long)r.down);
+	printf("new            %llu in the period\n", (unsigned long long)r.new_since);
+	printf("rtt (up)       p50 %.3f ms  p90 %.3f ms  p99 %.3f ms\n", r.rtt_p50_us / 1000.0,
+	       r.rtt_p90_us / 1000.0, r.rtt_p99_us / 1000.0);
+	printf("sweeps         %llu in the period, mean send rate %.0f pps\n", (unsigned long long)r.sweeps_since,
+	       r.mean_send_pps);
+	return 0;
+}
+
+int cmd_report(int argc, char **argv)
+{
+	static const int allowed[] = { Q_SINCE, Q_SUBNET, 0 };
+	struct query_opts q = { 0 };
+	int first, rc;
+
+	if (argc < 2 || argv[1][0] == '-') {
+		if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+			fputs(report_usage, stdout);
+			return 0;
+		}
+		cli_error("report needs a kind: 'lnmt report uptime' or 'lnmt report network'");
+		return EXIT_USAGE;
+	}
+	const char *kind = argv[1];
+	if (strcmp(kind, "uptime") && strcmp(kind, "network")) {
+		cli_error("unknown report '%s': expected uptime or network", kind);
+		return EXIT_USAGE;
+	}
+	char cmd[32];
+	snprintf(cmd, sizeof(cmd), "report %s", kind);
+	if ((rc = parse_query(cmd, argc - 1, argv + 1, &q, allowed, report_usage, &first)))
+		return rc < 0 ? 0 : rc;
+	if (first < argc - 1) {
+		cli_error("report %s takes no arguments, got '%s'", kind, argv[first + 1]);
+		return EXIT_USAGE;
+	}
+	uint64_t since = q.since_us ? q.since_us : cli_now_us() - 24ull * 3600 * 1000000;
+	struct store *st = cli_store_open(q.db, true);
+	if (!st)
+		return 1;
+	if (!strcmp(kind, "uptime")) {
+		struct list_ctx lc = { .format = q.format };
+		if (q.format == OUT_TEXT && isatty(STDOUT_FILENO))
+			printf("%-15s  %-4s  %8s  %8s  %8s  %7s\n", "IP", "STATE", "UPTIME", "PROBES", "ANSWERS", "CHANGES");
+		if (q.format == OUT_CSV)
+			puts("ip,state,uptime_pct,probes,answers,changes");
+		rc = store_report_uptime(st, since, q.filter.net, q.filter.mask, print_uptime, &lc);
+	} else {
+		rc = report_network(st, &q, since);
+	}
+	fflush(stdout);
+	if (rc)
+		cli_error("report %s: %s", kind, lnmt_strerror(rc));
+	store_close(st);
+	return rc ? 1 : 0;
+}
+
+/* ---- sweeps ---- */
+
+static const char *ended_name(uint8_t e)
+{
+	static const char *const names[] = { "all-answered", "wait-elapsed", "interrupted", "failed" };
+	return e < 4 ? names[e] : "?";
+}
+
+static int print_sweep(void *ctx, const struct store_sweep *s)
+{
+	struct list_ctx *lc = ctx;
+	char start[24], probes[16];
+	double secs = s->end_us > s->start_us ? (s->end_us - s->start_us) / 1e6 : 0;
+
+	probes_text(s->probes, probes, sizeof(probes));
+	switch (lc->format) {
+	case OUT_JSONL: {
+		char end[24], targets[6 * sizeof(s->targets)];
+		json_escape(s->targets, targets, sizeof(targets));
+		printf("{\"id\":%llu,\"start\":\"%s\",\"end\":\"%s\",\"targets\":\"%s\",\"probes\":\"%s\",\"ports\":\"%s\","
+		       "\"addresses\":%llu,\"sent\":%llu,\"replies\":%llu,\"live\":%llu,\"new\":%u,\"went_up\":%u,"
+		       "\"went_down\":%u,\"ended\":\"%s\",\"complete\":%s}\n",
+		       (unsigned long long)s->id, cli_format_time_iso(s->start_us, start, sizeof(start)),
+		       cli_format_time_iso(s->end_us, end, sizeof(end)), targets, probes, s->ports,
+		       (unsigned long long)s->addresses, (unsigned long long)s->sent, (unsigned long long)s->replies,
+		       (unsigned long long)s->live, s->new_devices, s->went_up, s->went_down, ended_name(s->ended),
+		       s->complete ? "true" : "false");
+		break;
+	}
+	case OUT_CSV:
+		printf("%llu,%s,%.3f,\"%s\",%s,%llu,%llu,%llu,%u,%u,%s,%s\n", (unsigned long long)s->id,
+		       cli_format_time_iso(s->start_us, start, sizeof(start)), secs, s->targets, probes,
+		       (unsigned long long)s->sent, (unsigned long long)s->live, (unsigned long long)s->addresses,
+		       s->went_up, s->went_down, ended_name(s->ended), s->complete ? "yes" : "no");
+		break;
+	default:
+		printf("%6llu  %-19s  %7.3f s  %-10s  %8llu  %8llu  %5u  %5u  %5u  %-12s%s  %s\n",
+		       (unsigned long long)s->id, cli_format_time(s->start_us, start, sizeof(start)), secs, probes,
+		       (unsigned long long)s->sent, (unsigned long long)s->live, s->new_devices, s->went_up,
+		       s->went_down, ended_name(s->ended), s->complete ? "" : " (incomplete)", s->targets);
+	}
+	return 0;
+}
+
+int cmd_sweeps(int argc, char **argv)
+{
+	static const int allowed[] = { Q_LIMIT, 0 };
+	struct query_opts q = { 0 };
+	int first, rc = parse_query("sweeps", argc, argv, &q, allowed, sweeps_usage, &first);
+
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if (first < argc) {
+		cli_error("sweeps takes no arguments, got '%s' (see 'lnmt sweeps --help')", argv[first]);
+		return EXIT_USAGE;
+	}
+	struct store *st = cli_store_open(q.db, true);
+	if (!st)
+		return 1;
+	struct list_ctx lc = { .format = q.format };
+	if (q.format == OUT_TEXT && isatty(STDOUT_FILENO))
+		printf("%6s  %-19s  %9s  %-10s  %8s  %8s  %5s  %5s  %5s  %-12s  %s\n", "ID", "START", "TIME", "PROBES",
+		       "SENT", "LIVE", "NEW", "UP", "DOWN", "ENDED", "TARGETS");
+	if (q.format == OUT_CSV)
+		puts("id,start,seconds,targets,probes,sent,live,addresses,went_up,went_down,ended,complete");
+	rc = store_sweeps_list(st, q.limit ? q.limit : 20, print_sweep, &lc);
+	fflush(stdout);
+	if (rc)
+		cli_error("listing sweeps: %s", lnmt_strerror(rc));
+	store_close(st);
+	return rc ? 1 : 0;
+}

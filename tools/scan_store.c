@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/* scan_store.c: the sink that prints and stores each result of `lnmt scan` (see scan_store.h). */
+#include "scan_store.h"
+
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static uint8_t store_probe_of(const struct probe_ops *p)
+{
+	if (p == &probe_arp)
+		return STORE_PROBE_ARP;
+	if (p == &probe_icmp)
+		return STORE_PROBE_ICMP;
+	return STORE_PROBE_SYN;
+}
+
+static uint8_t store_state_of(uint8_t state)
+{
+	switch (state) {
+	case PROBE_STATE_OPEN: return STORE_RESULT_OPEN;
+	case PROBE_STATE_CLOSED: return STORE_RESULT_CLOSED;
+	default: return STORE_RESULT_UP;
+	}
+}
+
+/* The address ranges every probe of the sweep covers; none for a shard, which covers only part
+ * of each range and so cannot say who missed it. */
+static struct store_range *covered_ranges(const struct sweep_config *cfg, size_t *n)
+{
+	const struct target_set *t = cfg->targets;
+	struct store_range *r;
+
+	*n = 0;
+	if (cfg->shards > 1 || !(r = calloc(t->n_incl ? t->n_incl : 1, sizeof(*r))))
+		return NULL;
+	for (size_t i = 0; i < t->n_incl; i++)
+		r[i] = (struct store_range){ t->incl[i].first, t->incl[i].last };
+	*n = t->n_incl;
+	return r;
+}
+
+int scan_store_begin(struct scan_store *ss, const char *dir, const struct sweep_config *cfg,
+		     const char *targets_text, const char *ports_text)
+{
+	char err[512];
+	size_t n;
+	int rc;
+
+	ss->st = cli_store_open(dir, false);
+	if (!ss->st)
+		return 1;
+	ss->info = (struct store_sweep){
+		.start_us = cli_now_us(), .rate_pps = cfg->rate_pps, .retries = cfg->retries,
+		.addresses = cfg->targets->count,
+	};
+	snprintf(ss->info.targets, sizeof(ss->info.targets), "%s", targets_text);
+	snprintf(ss->info.ports, sizeof(ss->info.ports), "%s", ports_text ? ports_text : "");
+	for (unsigned i = 0; i < cfg->n_probes; i++)
+		ss->info.probes |= store_probe_of(cfg->probes[i]);
+	struct store_range *ranges = covered_ranges(cfg, &n);
+	rc = store_recorder_open(ss->st, &ss->info, ranges, n, &ss->rec, err, sizeof(err));
+	free(ranges);
+	if (rc) {
+		cli_error("%s", err);
+		store_close(ss->st);
+		ss->st = NULL;
+		return 1;
+	}
+	return 0;
+}
+
+void scan_store_result(void *ctx, const struct sweep_result *r)
+{
+	struct scan_store *ss = ctx;
+	struct store_result sr = {
+		.ip = r->ip, .probe = store_probe_of(r->probe), .state = store_state_of(r->state),
+		.port = r->port, .rtt_us = r->rtt_us, .ttl = r->ttl, .has_mac = r->has_mac,
+		.time_us = cli_now_us(),
+	};
+
+	output_result(ss->out, r);
+	memcpy(sr.mac, r->mac, 6);
+	store_recorder_add(ss->rec, &sr);
+}
+
+void scan_store_progress(void *ctx, const struct sweep_progress *p)
+{
+	output_progress(((struct scan_store *)ctx)->out, p);
+}
+
+int scan_store_end(struct scan_store *ss, const struct sweep_stats *stats, bool failed, bool quiet)
+{
+	char err[512];
+	uint64_t stored = 0;
+	struct store_sweep fin = ss->info;
+
+	if (!ss->st)
+		return 0;
+	fin.end_us = cli_now_us();
+	fin.sent = stats->sent;
+	fin.replies = stats->replies;
+	fin.live = stats->live;
+	fin.ended = failed ? 3 : stats->ended == SWEEP_END_ALL_ANSWERED ? 0 : stats->ended == SWEEP_END_WAIT ? 1 : 2;
+	int rc = store_recorder_close(ss->rec, &fin, &stored, err, sizeof(err));
+	ss->rec = NULL;
+	if (rc)
+		cli_error("not everything was stored: %s (%llu of %llu results stored)", err,
+			  (unsigned long long)stored, (unsigned long long)stats->replies);
+	else if (!quiet)
+		cli_error("stored as sweep %llu in %s", (unsigned long long)ss->info.id, ss->dir ? ss->dir : "the store");
+	store_close(ss->st);
+	ss->st = NULL;
+	return rc ? 1 : 0;
+}

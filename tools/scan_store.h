@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * scan_store.h: `lnmt scan` keeps what it finds. A sweep sink that hands every result to the
+ * output and to the store's recorder (which writes on its own thread), and at the end records
+ * the sweep's figures and says what, if anything, could not be stored.
+ */
+#ifndef LNMT_SCAN_STORE_H
+#define LNMT_SCAN_STORE_H
+
+#include "output.h"
+#include "store.h"
+#include "sweep.h"
+
+struct scan_store {
+	struct output *out;
+	struct store *st;           /* NULL: results are only printed */
+	struct store_recorder *rec;
+	struct store_sweep info;
+	const char *dir;
+};
+
+/*
+ * Opens the store in dir (NULL: default) and starts recording a sweep of cfg. targets_text and
+ * ports_text describe it in the sweep record. Returns 0, or non-zero after printing why.
+ */
+int scan_store_begin(struct scan_store *ss, const char *dir, const struct sweep_config *cfg,
+		     const char *targets_text, const char *ports_text);
+
+/* The sweep_sink callbacks of a storing scan: ctx is the struct scan_store. */
+void scan_store_result(void *ctx, const struct sweep_result *r);
+void scan_store_progress(void *ctx, const struct sweep_progress *p);
+
+/* Finishes the record with the sweep's figures and closes the store; prints a line saying
+ * where it went (unless quiet) or what was not stored. Returns 0 or non-zero on a store error. */
+int scan_store_end(struct scan_store *ss, const struct sweep_stats *stats, bool failed, bool quiet);
+
+#endif
