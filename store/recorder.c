@@ -664,7 +664,11 @@ static int miss_fn(struct store *st, MDB_txn *txn, void *arg)
 	if ((rc = open_cursors(&m->b, txn)))
 		goto out;
 	for (size_t ri = m->range; ri < rec->n_covered; ri++) {
-		uint64_t from = ri == m->range ? m->from : rec->covered[ri].first;
+		/* Resume where the last transaction stopped, but never below the range: the first
+		 * transaction starts with from = 0, which would walk devices outside it. */
+		uint64_t from = rec->covered[ri].first;
+		if (ri == m->range && m->from > from)
+			from = m->from;
 		uint8_t key[4];
 		MDB_val k = { sizeof(key), key }, v;
 		if (from > rec->covered[ri].last)

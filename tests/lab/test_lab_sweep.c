@@ -804,6 +804,12 @@ Test(lab, store_follows_truth)
 
 	need_lab();
 	lab_up(50, 0, 5);
+	/* Devices of another range, found first, must never be counted as missed by sweeps that
+	 * do not cover them (a miss walk that started below its range once marked them down). */
+	const char *other = "198.18.128.0/24";
+	const char *arp_sweep[] = { "-P", "arp", "-w", "200ms", "--db", dir, other, NULL };
+	free(scan(NULL, true, arp_sweep).v);
+	struct addr_set *other_alive = lab_truth(other);
 	struct addr_set *before = lab_truth(cidr);
 	free(scan(NULL, true, sweep).v);
 	stored_devices(dir, cidr, &up, &down);
@@ -836,6 +842,12 @@ Test(lab, store_follows_truth)
 	expect_same_set(down, died, "after two missed sweeps: down devices vs the hosts that died");
 	free(up);
 	free(down);
+	stored_devices(dir, other, &up, &down);
+	expect_same_set(up, other_alive, "devices of a range the later sweeps did not cover must stay up");
+	cr_expect_eq(down->n, 0, "%zu devices outside the swept range went down", down->n);
+	free(up);
+	free(down);
+	free(other_alive);
 
 	const char *check[] = { "db", "check", NULL };
 	struct run r = lnmt_query(dir, 0, check);
@@ -845,7 +857,7 @@ Test(lab, store_follows_truth)
 	size_t lines = 0;
 	for (const char *p = r.out; *p; p++)
 		lines += *p == '\n';
-	cr_expect_eq(lines, 3, "lnmt sweeps lists %zu sweeps, expected 3: %s", lines, r.out);
+	cr_expect_eq(lines, 4, "lnmt sweeps lists %zu sweeps, expected 4: %s", lines, r.out);
 	run_free(&r);
 	free(before);
 	free(after);
