@@ -162,7 +162,7 @@ static int validate_copy(const char *copy, const char *shown, char *err, size_t 
 		free(st);
 		return store_errno(rc);
 	}
-	mdb_env_set_maxdbs(st->env, 12);
+	mdb_env_set_maxdbs(st->env, STORE_MAX_DBS);
 	rc = mdb_env_open(st->env, copy, MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK, 0640);
 	if (rc) {
 		store_err(err, errlen, shown, "not an LMDB file or corrupt (%s)", mdb_strerror(rc));
@@ -280,31 +280,51 @@ static const char *ip_text(uint32_t ip, char buf[16])
 
 enum rec_kind { KIND_OBS, KIND_ROLLUP, KIND_CHANGE };
 
-/* Walks one (ip, ...) keyed database: key and value lengths, values decode, and the device of
- * every address exists (looked up once per address: keys of one address are adjacent). */
-static int check_history(struct check *c, struct store *st, MDB_txn *txn, MDB_dbi dbi, enum rec_kind kind)
+/* The addresses of every device, sorted (the devices database's order), for the membership
+ * checks: one bsearch per record instead of one B-tree lookup. */
+struct ips {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+static bool ips_has(const struct ips *ips, uint32_t ip)
+{
+	size_t lo = 0, hi = ips->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ips->v[mid] < ip)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < ips->n && ips->v[lo] == ip;
+}
+
+/* Walks one database of per-device records: key and value lengths, values decode, and the
+ * device of every address exists. */
+static int check_history(struct check *c, struct store *st, MDB_txn *txn, MDB_dbi dbi, enum rec_kind kind,
+			 const struct ips *ips)
 {
 	static const char *const names[] = { "observation", "roll-up", "change" };
-	size_t klen = kind == KIND_ROLLUP ? 8 : 12;
+	static const size_t klens[] = { 12, 8, 12 }, ip_at[] = { 8, 4, 0 };
 	MDB_cursor *cur;
 	MDB_val k, v;
-	uint32_t last_ip = 0;
-	bool have_last = false, last_ok = true;
 	char ipb[16];
 	int rc;
 
 	if ((rc = mdb_cursor_open(txn, dbi, &cur)))
 		return rc;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != klen) {
-			problem(c, "%s key of %zu bytes (expected %zu)", names[kind], k.mv_size, klen);
+		if (k.mv_size != klens[kind]) {
+			problem(c, "%s key of %zu bytes (expected %zu)", names[kind], k.mv_size, klens[kind]);
 			continue;
 		}
-		uint32_t ip = schema_get_be32(k.mv_data);
+		uint32_t ip = schema_get_be32((const uint8_t *)k.mv_data + ip_at[kind]);
 		bool bad;
 		if (kind == KIND_OBS) {
-			struct schema_obs o;
-			bad = schema_obs_decode(&o, v.mv_data, v.mv_size) != 0;
+			struct schema_obs o = { 0 };
+			bad = schema_obs_decode(&o, v.mv_data, v.mv_size, st->version) != 0;
 		} else if (kind == KIND_ROLLUP) {
 			struct schema_totals t;
 			bad = schema_totals_decode(&t, v.mv_data, v.mv_size) != 0;
@@ -314,27 +334,14 @@ static int check_history(struct check *c, struct store *st, MDB_txn *txn, MDB_db
 		}
 		if (bad)
 			problem(c, "%s of %s: bad record (%zu bytes)", names[kind], ip_text(ip, ipb), v.mv_size);
-		if (!have_last || ip != last_ip) {
-			uint8_t dk[4];
-			MDB_val dkv = { 4, dk }, dv;
-			schema_key_ip(dk, ip);
-			int g = mdb_get(txn, st->db_dev, &dkv, &dv);
-			if (g && g != MDB_NOTFOUND) {
-				rc = g;
-				break;
-			}
-			last_ok = g == 0;
-			last_ip = ip;
-			have_last = true;
-			if (!last_ok)
-				problem(c, "%s of %s, which is not a known device", names[kind], ip_text(ip, ipb));
-		}
+		if (!ips_has(ips, ip))
+			problem(c, "%s of %s, which is not a known device", names[kind], ip_text(ip, ipb));
 	}
 	mdb_cursor_close(cur);
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-static int check_devices(struct check *c, struct store *st, MDB_txn *txn)
+static int check_devices(struct check *c, struct store *st, MDB_txn *txn, struct ips *ips)
 {
 	MDB_cursor *cur;
 	MDB_val k, v;
@@ -350,6 +357,16 @@ static int check_devices(struct check *c, struct store *st, MDB_txn *txn)
 			continue;
 		}
 		uint32_t ip = schema_get_be32(k.mv_data);
+		if (ips->n == ips->cap) {
+			size_t cap = ips->cap ? 2 * ips->cap : 4096;
+			uint32_t *p = realloc(ips->v, cap * sizeof(*p));
+			if (!p) {
+				rc = -ENOMEM;
+				break;
+			}
+			ips->v = p, ips->cap = cap;
+		}
+		ips->v[ips->n++] = ip;
 		if (schema_device_decode(&sd, v.mv_data, v.mv_size, st->version))
 			problem(c, "device %s: bad record (%zu bytes)", ip_text(ip, ipb), v.mv_size);
 		else if (sd.d.answers_total > sd.d.probes_total)
@@ -429,16 +446,18 @@ int store_check(struct store *st, struct store_check_report *out, char *err, siz
 	mdb_env_stat(st->env, &ms);
 	c.r.map_bytes = info.me_mapsize;
 	c.r.used_bytes = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
-	rc = check_devices(&c, st, rd.txn);
+	struct ips ips = { 0 };
+	rc = check_devices(&c, st, rd.txn, &ips);
 	if (!rc)
-		rc = check_history(&c, st, rd.txn, st->db_obs, KIND_OBS);
+		rc = check_history(&c, st, rd.txn, st->db_obs, KIND_OBS, &ips);
 	if (!rc)
-		rc = check_history(&c, st, rd.txn, st->db_roll, KIND_ROLLUP);
+		rc = check_history(&c, st, rd.txn, st->db_roll, KIND_ROLLUP, &ips);
 	if (!rc && st->has_changes)
-		rc = check_history(&c, st, rd.txn, st->db_chg, KIND_CHANGE);
+		rc = check_history(&c, st, rd.txn, st->db_chg, KIND_CHANGE, &ips);
 	if (!rc)
 		rc = check_sweeps(&c, st, rd.txn);
 	store_rd_end(&rd);
+	free(ips.v);
 	if (rc) {
 		rc = store_errno(rc);
 		store_err(err, errlen, st->path, "check stopped: %s", lnmt_strerror(rc));

@@ -188,27 +188,76 @@ out:
 	return store_errno(rc);
 }
 
-struct obs_walk {
-	store_observation_cb cb;
-	void *ctx;
-};
-
-static int obs_step(void *ctx, uint64_t t, const MDB_val *v)
-{
-	struct obs_walk *w = ctx;
-	struct schema_obs so;
-
-	if (schema_obs_decode(&so, v->mv_data, v->mv_size))
-		return MDB_CORRUPTED;
-	struct store_observation o = { t, so.sweep_id, so.state, so.probes, so.rtt_us };
-	return w->cb(w->ctx, &o);
-}
-
+/*
+ * Observations are keyed (sweep id, ip): a device's history is one lookup per sweep, walked
+ * from the device's newest sweep back, and it ends once the device's probes_total
+ * observations (its count of observations) are found, or at limit.
+ */
 int store_device_observations(struct store *st, uint32_t ip, uint32_t limit, store_observation_cb cb, void *ctx)
 {
-	struct obs_walk w = { cb, ctx };
+	struct store_rd rd;
+	MDB_cursor *sw = NULL;
+	struct schema_device sd;
+	uint8_t key[12], skey[8];
+	MDB_val k = { 4, key }, v, sk = { sizeof(skey), skey }, sv;
+	uint64_t left;
+	uint32_t n = 0;
+	int rc;
 
-	return walk_history(st, st->db_obs, ip, limit, obs_step, &w);
+	if ((rc = store_rd_begin(st, &rd)))
+		return rc;
+	schema_key_ip(key, ip);
+	rc = mdb_get(rd.txn, st->db_dev, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		rc = 0;
+		goto out;
+	}
+	if (rc)
+		goto out;
+	if (schema_device_decode(&sd, v.mv_data, v.mv_size, st->version)) {
+		rc = MDB_CORRUPTED;
+		goto out;
+	}
+	left = sd.d.probes_total;
+	if ((rc = mdb_cursor_open(rd.txn, st->db_sweep, &sw)))
+		goto out;
+	schema_key_sweep(skey, sd.last_sweep);
+	rc = mdb_cursor_get(sw, &sk, &sv, MDB_SET_KEY);
+	for (; !rc && left && !(limit && n == limit); rc = mdb_cursor_get(sw, &sk, &sv, MDB_PREV)) {
+		struct schema_obs o;
+		MDB_val ok = { sizeof(key), key }, ov;
+		if (sk.mv_size != 8) {
+			rc = MDB_CORRUPTED;
+			goto out;
+		}
+		o.sweep_id = schema_get_be64(sk.mv_data);
+		schema_key_sweep_ip(key, o.sweep_id, ip);
+		int g = mdb_get(rd.txn, st->db_obs, &ok, &ov);
+		if (g == MDB_NOTFOUND)
+			continue;
+		if (g) {
+			rc = g;
+			goto out;
+		}
+		if (schema_obs_decode(&o, ov.mv_data, ov.mv_size, st->version)) {
+			rc = MDB_CORRUPTED;
+			goto out;
+		}
+		left--;
+		n++;
+		struct store_observation so = { o.time_us, o.sweep_id, o.state, o.probes, o.rtt_us };
+		int c = cb(ctx, &so);
+		if (c) {
+			rc = cb_result(c);
+			goto out;
+		}
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+out:
+	mdb_cursor_close(sw);
+	store_rd_end(&rd);
+	return store_errno(rc);
 }
 
 struct chg_walk {
@@ -236,73 +285,193 @@ int store_device_changes(struct store *st, uint32_t ip, uint32_t limit, store_ch
 }
 
 /*
- * Uptime since T: the roll-up of the first hour >= T's hour holds the device's totals before
- * its first observation in the range, so the range's totals are the current ones minus those.
- * No roll-up at or after that hour means no observation since then. Granularity: the range
- * starts at the beginning of the hour that contains since_us. Devices and roll-ups are both
- * visited in key order, so the roll-up seeks move forward through the file.
+ * Uptime since T. The roll-up of a device's first observed hour at or after T's hour holds its
+ * totals before the range, so the range's totals are the current ones minus those; a device
+ * with no observation since then (its newest roll-up is older) has an empty range. The range
+ * starts at the beginning of the hour that contains since_us.
+ *
+ * Roll-ups are keyed (hour, ip), so the first roll-up at or after an hour is found for many
+ * devices at once: for each window of up to UPTIME_WINDOW devices (address order), walk the
+ * roll-ups of T's hour, then of the next hour that has any, merging with the devices by
+ * address, until every device has its base. When only a few devices are left (seen late in the
+ * range), seek those one by one through the hours that have roll-ups instead of walking whole
+ * hours. In the usual case (devices swept every hour) that is one pass over the devices and one
+ * over one hour's roll-ups; a single device costs a seek or two.
  */
+#define UPTIME_WINDOW 65536
+
+struct up_dev {
+	uint32_t ip;
+	uint8_t state;
+	bool need, based;       /* has observations in the range; base found */
+	uint32_t last_hour;     /* its newest roll-up */
+	struct schema_totals now, base;
+};
+
+/* Finds the bases of w[0..n) from hour `hour` on; *left counts those still needed. */
+static int uptime_bases(MDB_cursor *roll, struct up_dev *w, size_t n, uint32_t hour, size_t left)
+{
+	uint32_t first = w[0].ip, last = w[n - 1].ip;
+	uint8_t key[8];
+	MDB_val k = { sizeof(key), key }, v;
+	int rc;
+
+	/* Whole hours while many are missing. */
+	while (left > n / 32 + 1) {
+		size_t j = 0;
+		schema_key_hour_ip(key, hour, first);
+		k = (MDB_val){ sizeof(key), key };
+		rc = mdb_cursor_get(roll, &k, &v, MDB_SET_RANGE);
+		if (rc == MDB_NOTFOUND)
+			return 0;
+		if (rc)
+			return rc;
+		if (k.mv_size != 8)
+			return MDB_CORRUPTED;
+		uint32_t h = schema_get_be32(k.mv_data);
+		if (h != hour) {
+			/* No roll-up of ours in that hour: jump to the next hour that has any. */
+			hour = h;
+			if (schema_get_be32((const uint8_t *)k.mv_data + 4) != first)
+				continue;
+		}
+		for (; !rc; rc = mdb_cursor_get(roll, &k, &v, MDB_NEXT)) {
+			if (k.mv_size != 8)
+				return MDB_CORRUPTED;
+			uint32_t ip = schema_get_be32((const uint8_t *)k.mv_data + 4);
+			if (schema_get_be32(k.mv_data) != hour || ip > last)
+				break;
+			while (j < n && w[j].ip < ip)
+				j++;
+			if (j == n)
+				break;
+			if (w[j].ip != ip || !w[j].need || w[j].based)
+				continue;
+			if (schema_totals_decode(&w[j].base, v.mv_data, v.mv_size))
+				return MDB_CORRUPTED;
+			w[j].based = true;
+			left--;
+		}
+		if (rc && rc != MDB_NOTFOUND)
+			return rc;
+		if (hour == UINT32_MAX)
+			return 0;
+		hour++;
+	}
+	/* The few left, one by one: seek (h, ip); what the seek lands on says which hour to try
+	 * next, so hours without any roll-up are skipped and each seek passes at least one hour
+	 * that has some. */
+	for (size_t j = 0; j < n && left; j++) {
+		uint32_t ip = w[j].ip;
+		if (!w[j].need || w[j].based)
+			continue;
+		for (uint64_t h = hour; h <= w[j].last_hour;) {
+			schema_key_hour_ip(key, (uint32_t)h, ip);
+			k = (MDB_val){ sizeof(key), key };
+			rc = mdb_cursor_get(roll, &k, &v, MDB_SET_RANGE);
+			if (rc == MDB_NOTFOUND)
+				break;
+			if (rc)
+				return rc;
+			if (k.mv_size != 8)
+				return MDB_CORRUPTED;
+			uint32_t kh = schema_get_be32(k.mv_data), kip = schema_get_be32((const uint8_t *)k.mv_data + 4);
+			if (kh == h && kip == ip) {
+				if (schema_totals_decode(&w[j].base, v.mv_data, v.mv_size))
+					return MDB_CORRUPTED;
+				w[j].based = true;
+				left--;
+				break;
+			}
+			h = kh == h ? h + 1 : kh;
+		}
+	}
+	return 0;
+}
+
+static int uptime_emit(struct up_dev *w, size_t n, store_uptime_cb cb, void *ctx, bool *stop)
+{
+	for (size_t j = 0; j < n; j++) {
+		const struct up_dev *d = &w[j];
+		/* Without a base (a damaged store) the range counts as empty. */
+		struct schema_totals base = d->based ? d->base : d->now;
+		if (base.probes > d->now.probes || base.answers > d->now.answers || base.changes > d->now.changes)
+			return MDB_CORRUPTED;
+		struct store_uptime u = {
+			.ip = d->ip,
+			.state = d->state,
+			.probes = d->now.probes - base.probes,
+			.answers = d->now.answers - base.answers,
+			.changes = d->now.changes - base.changes,
+		};
+		u.uptime_pct = u.probes ? 100.0 * (double)u.answers / (double)u.probes : 0.0;
+		int c = cb(ctx, &u);
+		if (c) {
+			*stop = true;
+			return cb_result(c);
+		}
+	}
+	return 0;
+}
+
 int store_report_uptime(struct store *st, uint64_t since_us, uint32_t net, uint32_t mask, store_uptime_cb cb,
 			void *ctx)
 {
 	struct store_rd rd;
 	MDB_cursor *dev = NULL, *roll = NULL;
+	struct up_dev *w;
 	uint32_t first, last;
 	uint64_t hour64 = since_us / SCHEMA_HOUR_US;
 	uint32_t hour = hour64 > UINT32_MAX ? UINT32_MAX : (uint32_t)hour64;
-	uint8_t key[4], rkey[8];
+	uint8_t key[4];
 	MDB_val k = { sizeof(key), key }, v;
+	size_t n = 0, left = 0;
+	bool stop = false;
 	int rc;
 
+	if (!(w = malloc(UPTIME_WINDOW * sizeof(*w))))
+		return -ENOMEM;
 	store_net_span(net, mask, &first, &last);
-	if ((rc = store_rd_begin(st, &rd)))
+	if ((rc = store_rd_begin(st, &rd))) {
+		free(w);
 		return rc;
+	}
 	if ((rc = mdb_cursor_open(rd.txn, st->db_dev, &dev)) || (rc = mdb_cursor_open(rd.txn, st->db_roll, &roll)))
 		goto out;
 	schema_key_ip(key, first);
 	for (rc = mdb_cursor_get(dev, &k, &v, MDB_SET_RANGE); !rc; rc = mdb_cursor_get(dev, &k, &v, MDB_NEXT)) {
-		struct store_device d;
-		struct schema_totals base;
-		MDB_val rk = { sizeof(rkey), rkey }, rv;
-		if ((rc = decode_device(st, &k, &v, &d)))
-			goto out;
-		if (d.ip > last)
-			break;
-		schema_key_ip_hour(rkey, d.ip, hour);
-		rc = mdb_cursor_get(roll, &rk, &rv, MDB_SET_RANGE);
-		if (rc == MDB_NOTFOUND || (!rc && (rk.mv_size != 8 || schema_get_be32(rk.mv_data) != d.ip))) {
-			if (!rc && rk.mv_size != 8) {
-				rc = MDB_CORRUPTED;
-				goto out;
-			}
-			base = (struct schema_totals){ d.probes_total, d.answers_total, d.changes_total };
-		} else if (rc) {
-			goto out;
-		} else if (schema_totals_decode(&base, rv.mv_data, rv.mv_size) || base.probes > d.probes_total ||
-			   base.answers > d.answers_total || base.changes > d.changes_total) {
+		struct schema_device sd;
+		if (k.mv_size != 4 || schema_device_decode(&sd, v.mv_data, v.mv_size, st->version)) {
 			rc = MDB_CORRUPTED;
 			goto out;
 		}
-		struct store_uptime u = {
-			.ip = d.ip,
-			.state = d.state,
-			.probes = d.probes_total - base.probes,
-			.answers = d.answers_total - base.answers,
-			.changes = d.changes_total - base.changes,
+		uint32_t ip = schema_get_be32(k.mv_data);
+		if (ip > last)
+			break;
+		struct up_dev *d = &w[n++];
+		*d = (struct up_dev){
+			.ip = ip, .state = sd.d.state, .last_hour = sd.rollup_hour,
+			.need = sd.rollup_hour != SCHEMA_NO_HOUR && sd.rollup_hour >= hour,
+			.now = { sd.d.probes_total, sd.d.answers_total, sd.d.changes_total },
 		};
-		u.uptime_pct = u.probes ? 100.0 * (double)u.answers / (double)u.probes : 0.0;
-		int c = cb(ctx, &u);
-		if (c) {
-			rc = cb_result(c);
-			goto out;
+		left += d->need;
+		if (n == UPTIME_WINDOW) {
+			if ((rc = uptime_bases(roll, w, n, hour, left)) ||
+			    (rc = uptime_emit(w, n, cb, ctx, &stop)) || stop)
+				goto out;
+			n = left = 0;
 		}
 	}
-	if (rc == MDB_NOTFOUND)
-		rc = 0;
+	if (rc && rc != MDB_NOTFOUND)
+		goto out;
+	rc = 0;
+	if (n && !(rc = uptime_bases(roll, w, n, hour, left)))
+		rc = uptime_emit(w, n, cb, ctx, &stop);
 out:
 	mdb_cursor_close(roll);
 	mdb_cursor_close(dev);
 	store_rd_end(&rd);
+	free(w);
 	return store_errno(rc);
 }
 

@@ -42,6 +42,7 @@ struct chunk {
 
 struct counts {
 	uint32_t new_devices, went_up, went_down;
+	uint64_t known_answered;        /* devices that existed before the sweep and answered */
 };
 
 struct store_recorder {
@@ -65,6 +66,7 @@ struct store_recorder {
 	uint64_t stored, lost;
 	int failed;
 	struct counts counts;
+	uint64_t known_before;          /* devices in the store when the sweep started */
 };
 
 /* ---- one batch ---- */
@@ -141,12 +143,12 @@ static void close_cursors(struct batch_ctx *c)
 	mdb_cursor_close(c->dev.c);
 }
 
-static int put_obs(struct batch_ctx *c, uint32_t ip, uint64_t t, const struct schema_obs *o)
+static int put_obs(struct batch_ctx *c, uint32_t ip, const struct schema_obs *o)
 {
 	uint8_t key[12], buf[SCHEMA_OBS_LEN];
-	MDB_val k = { sizeof(key), key }, v = { schema_obs_encode(buf, o), buf };
+	MDB_val k = { sizeof(key), key }, v = { schema_obs_encode(buf, o, STORE_SCHEMA_VERSION), buf };
 
-	schema_key_ip_time(key, ip, t);
+	schema_key_sweep_ip(key, o->sweep_id, ip);
 	return wcur_put(&c->obs, &k, &v, 0);
 }
 
@@ -175,7 +177,7 @@ static int begin_observation(struct batch_ctx *c, struct schema_device *sd, uint
 		struct schema_totals tot = { sd->d.probes_total, sd->d.answers_total, sd->d.changes_total };
 		uint8_t key[8], buf[SCHEMA_ROLLUP_LEN];
 		MDB_val k = { sizeof(key), key }, v = { schema_totals_encode(buf, &tot), buf };
-		schema_key_ip_hour(key, sd->d.ip, hour);
+		schema_key_hour_ip(key, hour, sd->d.ip);
 		if ((rc = wcur_put(&c->roll, &k, &v, 0)))
 			return rc;
 		sd->rollup_hour = hour;
@@ -188,8 +190,9 @@ static int begin_observation(struct batch_ctx *c, struct schema_device *sd, uint
 	return 0;
 }
 
-/* The time key of a device's next observation: the sweep's start, but always after the
- * device's previous observation, so keys never collide and hours never go backwards. */
+/* The time of a device's next observation: the sweep's start, but always after the device's
+ * previous observation, so a device's hours never go backwards and its changes keys never
+ * collide, even when sweeps overlap or claim to start in the past. */
 static uint64_t next_obs_time(const struct store_recorder *rec, const struct schema_device *sd, bool is_new)
 {
 	uint64_t t = rec->info.start_us;
@@ -278,26 +281,28 @@ static int record_device(struct batch_ctx *c, const struct store_result *r, size
 
 	if (!is_new && sd.last_sweep == rec->info.id) {
 		/* More results for an observation an earlier batch wrote: fold them in. */
-		struct schema_obs o;
+		struct schema_obs o = { .sweep_id = rec->info.id };
 		uint8_t okey[12];
 		MDB_val ok = { sizeof(okey), okey }, ov;
-		schema_key_ip_time(okey, sd.d.ip, sd.last_obs_us);
+		schema_key_sweep_ip(okey, rec->info.id, sd.d.ip);
 		if ((rc = mdb_cursor_get(c->obs.c, &ok, &ov, MDB_SET_KEY)))
 			return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
-		if (schema_obs_decode(&o, ov.mv_data, ov.mv_size))
+		if (schema_obs_decode(&o, ov.mv_data, ov.mv_size, STORE_SCHEMA_VERSION))
 			return MDB_CORRUPTED;
 		o.probes |= probes;
 		if (rtt < o.rtt_us)
 			o.rtt_us = rtt;
 		rtt = o.rtt_us;
-		if ((rc = put_obs(c, sd.d.ip, sd.last_obs_us, &o)))
+		if ((rc = put_obs(c, sd.d.ip, &o)))
 			return rc;
 	} else {
 		uint64_t t = next_obs_time(rec, &sd, is_new);
-		struct schema_obs o = { rec->info.id, STORE_STATE_UP, probes, rtt };
+		struct schema_obs o = { rec->info.id, t, STORE_STATE_UP, probes, rtt };
 		if ((rc = begin_observation(c, &sd, t, true)))
 			return rc;
 		sd.d.missed = 0;
+		if (!is_new)
+			c->counts.known_answered++;
 		if (is_new) {
 			sd.d.first_seen_us = tmin;
 			c->counts.new_devices++;
@@ -306,7 +311,7 @@ static int record_device(struct batch_ctx *c, const struct store_result *r, size
 			c->counts.went_up++;
 			rc = put_change(c, &sd, t, STORE_STATE_UP);
 		}
-		if (rc || (rc = put_obs(c, sd.d.ip, t, &o)))
+		if (rc || (rc = put_obs(c, sd.d.ip, &o)))
 			return rc;
 	}
 
@@ -391,6 +396,7 @@ static int store_batch(struct store_recorder *rec, const struct store_result *r,
 	}
 	if (!rc) {
 		rec->stored += n;
+		rec->counts.known_answered += c.counts.known_answered;
 		rec->counts.new_devices += c.counts.new_devices;
 		rec->counts.went_up += c.counts.went_up;
 		rec->counts.went_down += c.counts.went_down;
@@ -523,6 +529,7 @@ void store_recorder_add(struct store_recorder *rec, const struct store_result *r
 struct sweep_put {
 	struct store_sweep *s;
 	bool assign;     /* take the next id from meta */
+	uint64_t devices; /* output when assign: devices known when the sweep started */
 };
 
 static int sweep_put_fn(struct store *st, MDB_txn *txn, void *arg)
@@ -533,7 +540,11 @@ static int sweep_put_fn(struct store *st, MDB_txn *txn, void *arg)
 	int rc;
 
 	if (a->assign) {
+		MDB_stat ms;
 		uint64_t id;
+		if ((rc = mdb_stat(txn, st->db_dev, &ms)))
+			return rc;
+		a->devices = ms.ms_entries;
 		if ((rc = mdb_get(txn, st->db_meta, &nk, &nv)))
 			return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
 		if (schema_u64_decode(&id, nv.mv_data, nv.mv_size) || !id)
@@ -588,6 +599,7 @@ int store_recorder_open(struct store *st, struct store_sweep *info, const struct
 		goto fail_free;
 	}
 	rec->info = s;
+	rec->known_before = sp.devices;
 	pthread_condattr_t ca;
 	pthread_mutex_init(&rec->lock, NULL);
 	pthread_condattr_init(&ca);
@@ -632,7 +644,7 @@ static int record_miss(struct batch_ctx *c, struct schema_device *sd)
 {
 	struct store_recorder *rec = c->rec;
 	uint64_t t = next_obs_time(rec, sd, false);
-	struct schema_obs o = { rec->info.id, STORE_STATE_DOWN, 0, 0 };
+	struct schema_obs o = { rec->info.id, t, STORE_STATE_DOWN, 0, 0 };
 	int rc;
 
 	if ((rc = begin_observation(c, sd, t, false)))
@@ -644,7 +656,7 @@ static int record_miss(struct batch_ctx *c, struct schema_device *sd)
 		if ((rc = put_change(c, sd, t, STORE_STATE_DOWN)))
 			return rc;
 	}
-	if ((rc = put_obs(c, sd->d.ip, t, &o)))
+	if ((rc = put_obs(c, sd->d.ip, &o)))
 		return rc;
 	return put_device(&c->dev, sd, MDB_CURRENT);
 }
@@ -721,6 +733,21 @@ static int record_misses(struct store_recorder *rec)
 	struct miss_ctx m = { .b = { .rec = rec } };
 	int rc;
 
+	/* Misses are devices known before the sweep: when every one of them answered (a first
+	 * sweep, or a network where all are up) there is nothing to walk. The count only holds if
+	 * no other recorder added devices meanwhile (they could count as known and answered). */
+	if (rec->n_covered && rec->counts.known_answered == rec->known_before) {
+		struct store_rd rd;
+		MDB_stat ms;
+		if ((rc = store_rd_begin(rec->st, &rd)))
+			return rc;
+		rc = mdb_stat(rd.txn, rec->st->db_dev, &ms);
+		store_rd_end(&rd);
+		if (rc)
+			return store_errno(rc);
+		if (ms.ms_entries == rec->known_before + rec->counts.new_devices)
+			return 0;
+	}
 	while (rec->n_covered) {
 		if ((rc = store_wr_run(rec->st, miss_fn, &m)))
 			return rc;

@@ -215,23 +215,27 @@ int schema_device_last_sweep(uint64_t *out, const void *buf, size_t len)
 	return 0;
 }
 
-size_t schema_obs_encode(uint8_t buf[SCHEMA_OBS_LEN], const struct schema_obs *o)
+size_t schema_obs_encode(uint8_t buf[SCHEMA_OBS_LEN], const struct schema_obs *o, uint32_t version)
 {
 	struct wr w = { buf };
 
-	w64(&w, o->sweep_id);
+	w64(&w, version >= 2 ? o->time_us : o->sweep_id);
 	w8(&w, o->state);
 	w8(&w, o->probes);
 	w32(&w, o->rtt_us);
 	return SCHEMA_OBS_LEN;
 }
 
-int schema_obs_decode(struct schema_obs *out, const void *buf, size_t len)
+int schema_obs_decode(struct schema_obs *out, const void *buf, size_t len, uint32_t version)
 {
 	struct rd r = rd_of(buf, len);
-	struct schema_obs o;
+	struct schema_obs o = *out;
+	uint64_t v = r64(&r);
 
-	o.sweep_id = r64(&r);
+	if (version >= 2)
+		o.time_us = v;
+	else
+		o.sweep_id = v;
 	o.state = r8(&r);
 	o.probes = r8(&r);
 	o.rtt_us = r32(&r);

@@ -18,13 +18,23 @@
  * at least the stated size and return the number of bytes used.
  *
  * Databases (schema 2):
- *   meta     "schema_version" -> u32, "created_us" -> u64, "next_sweep_id" -> u64
- *   devices  ip(4)               -> device record (below)
- *   obs      ip(4) time_us(8)    -> sweep_id u64, state u8, probes u8, rtt_us u32   (14 bytes)
- *   rollups  ip(4) hour(4)       -> probes u64, answers u64, changes u64 before that hour (24)
- *   changes  ip(4) time_us(8)    -> state u8                                        (1 byte)
- *   sweeps   id(8)               -> sweep record (below)
- * Schema 1 had no "changes" database and no vendor in the device record.
+ *   meta          "schema_version" -> u32, "created_us" -> u64, "next_sweep_id" -> u64
+ *   devices       ip(4)             -> device record (below)
+ *   observations  sweep_id(8) ip(4) -> time_us u64, state u8, probes u8, rtt_us u32     (14 bytes)
+ *   hourly        hour(4) ip(4)     -> probes u64, answers u64, changes u64: the device's
+ *                                      totals before its first observation in that hour (24)
+ *   changes       ip(4) time_us(8)  -> state u8                                         (1 byte)
+ *   sweeps        id(8)             -> sweep record (below)
+ *
+ * Observations and roll-ups are keyed time first: a sweep appends its records at the end of
+ * both trees, so a transaction copies a few hundred pages per /16 instead of one page per
+ * device (LMDB copies every page it touches, and with the address first every device's newest
+ * record sits on a page of its own once its history is longer than a page). A device's
+ * history is read through the sweeps it took part in (see query.c).
+ *
+ * Schema 1 had no "changes" database, no vendor in the device record, and address-first
+ * observations ("obs": ip(4) time_us(8) -> sweep_id u64, state, probes, rtt_us) and roll-ups
+ * ("rollups": ip(4) hour(4) -> totals); migrate.c converts them.
  */
 
 #define SCHEMA_HOUR_US 3600000000ull
@@ -54,7 +64,8 @@ struct schema_device {
 };
 
 struct schema_obs {
-	uint64_t sweep_id;
+	uint64_t sweep_id;     /* in the key (schema 2) or the value (schema 1) */
+	uint64_t time_us;      /* in the value (schema 2) or the key (schema 1) */
 	uint8_t state, probes;
 	uint32_t rtt_us;
 };
@@ -84,7 +95,8 @@ static inline uint64_t schema_get_be64(const uint8_t *p)
 	return (uint64_t)schema_get_be32(p) << 32 | schema_get_be32(p + 4);
 }
 
-/* Keys. ip and time in host order; the key buffers are filled big-endian. */
+/* Keys. Arguments in host order; the key buffers are filled big-endian. The (ip, time) and
+ * (ip, hour) keys are the changes key and schema 1's observation and roll-up keys. */
 static inline void schema_key_ip(uint8_t k[4], uint32_t ip)
 {
 	schema_put_be32(k, ip);
@@ -107,14 +119,28 @@ static inline void schema_key_sweep(uint8_t k[8], uint64_t id)
 	schema_put_be64(k, id);
 }
 
+static inline void schema_key_sweep_ip(uint8_t k[12], uint64_t sweep_id, uint32_t ip)
+{
+	schema_put_be64(k, sweep_id);
+	schema_put_be32(k + 8, ip);
+}
+
+static inline void schema_key_hour_ip(uint8_t k[8], uint32_t hour, uint32_t ip)
+{
+	schema_put_be32(k, hour);
+	schema_put_be32(k + 4, ip);
+}
+
 /* Device records. version is the schema the record belongs to (1 or 2). */
 size_t schema_device_encode(uint8_t *buf, const struct schema_device *sd, uint32_t version);
 int schema_device_decode(struct schema_device *out, const void *buf, size_t len, uint32_t version);
 /* Just last_sweep, without decoding the rest (the recorder's miss walk reads every device). */
 int schema_device_last_sweep(uint64_t *out, const void *buf, size_t len);
 
-size_t schema_obs_encode(uint8_t buf[SCHEMA_OBS_LEN], const struct schema_obs *o);
-int schema_obs_decode(struct schema_obs *out, const void *buf, size_t len);
+/* Observation values: schema 2 holds the time (the sweep id is in the key), schema 1 the sweep
+ * id (the time is in the key); the other one is left as it was in *out. */
+size_t schema_obs_encode(uint8_t buf[SCHEMA_OBS_LEN], const struct schema_obs *o, uint32_t version);
+int schema_obs_decode(struct schema_obs *out, const void *buf, size_t len, uint32_t version);
 
 size_t schema_totals_encode(uint8_t buf[SCHEMA_ROLLUP_LEN], const struct schema_totals *t);
 int schema_totals_decode(struct schema_totals *out, const void *buf, size_t len);

@@ -15,8 +15,6 @@
 #include <unistd.h>
 
 #define STORE_MAX_READERS 1022
-/* Enough for every database of every schema, with room to spare. */
-#define STORE_MAX_DBS 12
 /* The map doubles up to this, then a full map is a full disk as far as we are concerned. */
 #define STORE_MAX_MAP (1ull << 42)
 
@@ -332,14 +330,31 @@ static int open_dbis(struct store *st, MDB_txn *txn, uint32_t version, bool crea
 
 	if ((rc = open_dbi(txn, "meta", fl, &st->db_meta, st->path, err, errlen)) ||
 	    (rc = open_dbi(txn, "devices", fl, &st->db_dev, st->path, err, errlen)) ||
-	    (rc = open_dbi(txn, "obs", fl, &st->db_obs, st->path, err, errlen)) ||
-	    (rc = open_dbi(txn, "rollups", fl, &st->db_roll, st->path, err, errlen)) ||
 	    (rc = open_dbi(txn, "sweeps", fl, &st->db_sweep, st->path, err, errlen)))
 		return rc;
-	st->has_changes = version >= 2;
-	if (st->has_changes)
-		rc = open_dbi(txn, "changes", fl, &st->db_chg, st->path, err, errlen);
-	return rc;
+	if (version < 2) {
+		/* Schema 1's address-first databases: only migrate.c reads them. */
+		if ((rc = open_dbi(txn, "obs", fl, &st->db_obs, st->path, err, errlen)) ||
+		    (rc = open_dbi(txn, "rollups", fl, &st->db_roll, st->path, err, errlen)))
+			return rc;
+		st->has_changes = false;
+		return 0;
+	}
+	if (!create && mdb_dbi_open(txn, "observations", 0, &st->db_obs) == MDB_NOTFOUND &&
+	    mdb_dbi_open(txn, "obs", 0, &st->db_obs) == 0) {
+		/* Schema 2 as first committed (f6d201d) kept schema 1's address-first layout: it is
+		 * converted like schema 1, its devices and changes as they are. */
+		st->old_layout = true;
+		if ((rc = open_dbi(txn, "rollups", fl, &st->db_roll, st->path, err, errlen)))
+			return rc;
+	} else if ((rc = open_dbi(txn, "observations", fl, &st->db_obs, st->path, err, errlen)) ||
+		   (rc = open_dbi(txn, "hourly", fl, &st->db_roll, st->path, err, errlen))) {
+		return rc;
+	}
+	if ((rc = open_dbi(txn, "changes", fl, &st->db_chg, st->path, err, errlen)))
+		return rc;
+	st->has_changes = true;
+	return 0;
 }
 
 /*
@@ -560,7 +575,15 @@ int store_open_ex(struct store **out, const char *dir, const struct store_option
 			goto fail_locks;
 		}
 		version = STORE_SCHEMA_VERSION;
-	} else if (version < STORE_SCHEMA_VERSION && !st->read_only) {
+	} else if (version < STORE_SCHEMA_VERSION || st->old_layout) {
+		if (st->read_only) {
+			/* Its layout differs: reading it needs the migration, which writes. */
+			store_err(err, errlen, st->path,
+				  "written by an older lnmt (schema %u%s): open it once for writing (e.g. record a "
+				  "sweep) to upgrade it", version, st->old_layout ? ", early layout" : "");
+			rc = -EPROTO;
+			goto fail_locks;
+		}
 		if ((rc = store_migrate(st, version, err, errlen)))
 			goto fail_locks;
 		version = STORE_SCHEMA_VERSION;

@@ -18,17 +18,22 @@
 #define STORE_DEFAULT_MAP (64ull << 20)
 #define STORE_DEFAULT_OUI "/usr/share/ieee-data/oui.txt"
 #define STORE_FILE "data.mdb"
-/* Results per write transaction: bounds a transaction's dirty pages (LMDB allows 128k) and the
- * time a reader waits for a map resize, while keeping commits few. */
+/* Results per write transaction: a /16 sweep in one, sorted, so its records are appended (see
+ * recorder.c); it also bounds a transaction's dirty pages and so its memory. */
 #define STORE_BATCH 65536
+/* Named databases an environment may hold: every one of every schema, with room to spare. */
+#define STORE_MAX_DBS 12
 
 struct oui_table;
 
 struct store {
 	MDB_env *env;
+	/* db_obs and db_roll are "observations" and "hourly"; while a schema 1 store is being
+	 * migrated, its "obs" and "rollups". */
 	MDB_dbi db_meta, db_dev, db_obs, db_roll, db_chg, db_sweep;
-	bool has_changes;          /* false for a schema 1 store opened read-only */
-	uint32_t version;          /* schema of the open store (1 only when read-only) */
+	bool has_changes;          /* the "changes" database is open */
+	bool old_layout;           /* schema 2 in schema 1's layout: to be migrated (migrate.c) */
+	uint32_t version;          /* schema of the open store: always STORE_SCHEMA_VERSION */
 	bool read_only;
 	unsigned offline_after;
 	char dir[PATH_MAX];
@@ -103,8 +108,8 @@ void store_oui_free(struct oui_table *t);
 
 /* ---- migrations (migrate.c) ---- */
 
-/* Brings a store of schema `from` (older than STORE_SCHEMA_VERSION) to the current schema in
- * one write transaction; st's DB handles for the new schema are opened. */
+/* Brings a store of schema `from` (older than STORE_SCHEMA_VERSION, or st->old_layout) to the
+ * current schema in one write transaction; st's DB handles for the new schema are opened. */
 int store_migrate(struct store *st, uint32_t from, char *err, size_t errlen);
 
 /* ---- opening (store.c), shared with restore ---- */

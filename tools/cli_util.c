@@ -124,6 +124,12 @@ struct store *cli_store_open(const char *dir, bool read_only)
 	if (!dir)
 		dir = store_default_dir(def, sizeof(def));
 	int rc = store_open(&st, dir, &opt, err, sizeof(err));
+	if (rc == -EPROTO && read_only) {
+		/* A store written by an older lnmt must be migrated before it can be read: a
+		 * question is reason enough to do it (it needs write access, as a sweep does). */
+		opt.read_only = false;
+		rc = store_open(&st, dir, &opt, err, sizeof(err));
+	}
 	if (rc) {
 		cli_error("%s", err);
 		return NULL;

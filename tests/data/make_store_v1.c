@@ -3,8 +3,8 @@
  * make_store_v1.c: writes the schema 1 store in tests/data/store_v1 that the migration test
  * upgrades. Built by meson, never run by the tests; to regenerate:
  *   rm -rf tests/data/store_v1 && build/tests/make_store_v1 tests/data/store_v1
- * Schema 1 is schema 2 without the vendor in device records and without the "changes"
- * database. Everything is fixed (times, addresses, MACs), so the file is reproducible, and the
+ * Schema 1 is schema 2 without the vendor in device records, without the "changes" database,
+ * and with address-first observations ("obs") and roll-ups ("rollups"): see schema_int.h. Everything is fixed (times, addresses, MACs), so the file is reproducible, and the
  * map is small, so it stays a few pages.
  *
  * Contents: two sweeps of 10.0.0.0/29 at 2021-01-01 00:00 and 01:00 UTC.
@@ -149,10 +149,10 @@ int main(int argc, char **argv)
 			}
 			sd.last_sweep = (uint64_t)o->sweep;
 			sd.last_obs_us = t;
-			struct schema_obs so = { (uint64_t)o->sweep, o->up ? STORE_STATE_UP : STORE_STATE_DOWN, o->probes,
-						 o->rtt };
+			struct schema_obs so = { (uint64_t)o->sweep, t, o->up ? STORE_STATE_UP : STORE_STATE_DOWN,
+						 o->probes, o->rtt };
 			schema_key_ip_time(k, d->ip, t);
-			if (put(txn, obsdb, k, 12, v, schema_obs_encode(v, &so)))
+			if (put(txn, obsdb, k, 12, v, schema_obs_encode(v, &so, 1)))
 				return 1;
 		}
 		if (h == 1) {

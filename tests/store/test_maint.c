@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 
 #define NET 0x0a000000u
 
@@ -102,7 +103,9 @@ Test(store, read_only_needs_a_store, .init = setup, .fini = teardown)
 	cr_assert_neq(stat(sub, &sb), 0, "read-only open created the directory");
 }
 
-static void assert_refused(int want_rc, const char *want_msg)
+/* Opening (read-write from mode 0, then read-only) fails with want_rc and want_msg, naming the
+ * file, and the file stays byte-identical. */
+static void assert_refused_from(int mode, int want_rc, const char *want_msg)
 {
 	struct store *st = NULL;
 	struct store_options opt = { .oui_path = "" };
@@ -110,7 +113,7 @@ static void assert_refused(int want_rc, const char *want_msg)
 	size_t len_before, len_after;
 	uint8_t *before = t_slurp(path, &len_before), *after;
 
-	for (int ro = 0; ro < 2; ro++) {
+	for (int ro = mode; ro < 2; ro++) {
 		opt.read_only = ro;
 		int rc = store_open(&st, dir, &opt, err, sizeof(err));
 		cr_assert_eq(rc, want_rc, "read_only %d: rc %d (%s)", ro, rc, err);
@@ -123,6 +126,11 @@ static void assert_refused(int want_rc, const char *want_msg)
 	cr_assert_eq(memcmp(before, after, len_before), 0, "%s was modified", path);
 	free(before);
 	free(after);
+}
+
+static void assert_refused(int want_rc, const char *want_msg)
+{
+	assert_refused_from(0, want_rc, want_msg);
 }
 
 Test(store, foreign_file_is_refused_untouched, .init = setup, .fini = teardown)
@@ -177,6 +185,21 @@ Test(store, empty_file_becomes_a_store, .init = setup, .fini = teardown)
 	store_close(st);
 }
 
+struct obs_seen {
+	struct store_observation o[8];
+	size_t n;
+};
+
+static int see_obs(void *ctx, const struct store_observation *o)
+{
+	struct obs_seen *s = ctx;
+
+	if (s->n < 8)
+		s->o[s->n] = *o;
+	s->n++;
+	return 0;
+}
+
 static void copy_v1(void)
 {
 	t_copy_file(T_DATA "/store_v1/data.mdb", path);
@@ -206,6 +229,16 @@ Test(store, migrates_v1, .init = setup, .fini = teardown)
 	cr_assert_str_eq(t_get(st, NET + 3).vendor, "");
 	cr_assert_str_eq(t_get(st, NET + 4).vendor, "");
 	cr_assert_not(t_get(st, NET + 4).has_mac);
+	/* Observations keep their sweeps, times and states: .2 answered sweep 1, missed sweep 2. */
+	struct obs_seen seen = { 0 };
+	cr_assert_eq(store_device_observations(st, NET + 2, 0, see_obs, &seen), 0);
+	cr_assert_eq(seen.n, 2);
+	cr_assert_eq(seen.o[0].sweep_id, 2);
+	cr_assert_eq(seen.o[0].state, STORE_STATE_DOWN);
+	cr_assert_eq(seen.o[0].time_us, 1609459200000000ull + T_HOUR);
+	cr_assert_eq(seen.o[1].sweep_id, 1);
+	cr_assert_eq(seen.o[1].state, STORE_STATE_UP);
+	cr_assert_eq(seen.o[1].rtt_us, 500);
 
 	/* The migrated store records on: sweep ids continue, a second miss takes .2 down. */
 	struct store_result r[] = { t_up(NET + 1, STORE_PROBE_ICMP, 1, 0), t_up(NET + 3, STORE_PROBE_ICMP, 1, 0),
@@ -224,26 +257,10 @@ Test(store, migrates_v1, .init = setup, .fini = teardown)
 	store_close(st);
 }
 
-Test(store, v1_reads_read_only_without_migrating, .init = setup, .fini = teardown)
+Test(store, v1_read_only_is_refused_untouched, .init = setup, .fini = teardown)
 {
-	struct store_options opt = { .read_only = true, .oui_path = T_OUI };
-	struct store *st;
-	char err[512] = "";
-	size_t n1, n2;
-	uint8_t *before, *after;
-
 	copy_v1();
-	before = t_slurp(path, &n1);
-	cr_assert_eq(store_open(&st, dir, &opt, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(check_ok(st).schema_version, 1);
-	cr_assert_str_eq(t_get(st, NET + 1).vendor, "");
-	cr_assert_eq(t_get(st, NET + 1).probes_total, 2);
-	store_close(st);
-	after = t_slurp(path, &n2);
-	cr_assert_eq(n1, n2);
-	cr_assert_eq(memcmp(before, after, n1), 0, "a read-only open changed the file");
-	free(before);
-	free(after);
+	assert_refused_from(1, -EPROTO, "written by an older lnmt (schema 1)");
 }
 
 Test(store, backup_and_restore, .init = setup, .fini = teardown)
@@ -439,8 +456,8 @@ Test(store, check_finds_orphans_and_bad_records, .init = setup, .fini = teardown
 
 	fill(st, T_BASE, NET, 10);
 	store_close(st);
-	schema_key_ip_time(k, NET + 77, T_BASE);
-	raw_put("obs", k, 12, v, 3);
+	schema_key_sweep_ip(k, 1, NET + 77);
+	raw_put("observations", k, 12, v, 3);
 	st = t_open(dir, 0);
 	cr_assert_eq(store_check(st, &rep, err, sizeof(err)), -EBADMSG);
 	cr_assert_eq(rep.problems, 2, "problems %llu (%s)", (unsigned long long)rep.problems, err);
@@ -465,4 +482,89 @@ Test(store, default_dir)
 		setenv("HOME", "/home/u", 1);
 		cr_assert_str_eq(store_default_dir(buf, sizeof(buf)), "/home/u/.local/share/lnmt");
 	}
+}
+
+/* Restoring under a process that has the store open would leave it writing to the old file. */
+Test(store, restore_refuses_a_store_in_use, .init = setup, .fini = teardown)
+{
+	char bak[160], err[512] = "";
+	int ready[2], done[2];
+	char c = 0;
+	struct store *st = t_open(dir, 0);
+
+	fill(st, T_BASE, NET, 5);
+	snprintf(bak, sizeof(bak), "%s/b.mdb", dir);
+	cr_assert_eq(store_backup(st, bak, err, sizeof(err)), 0, "%s", err);
+	store_close(st);
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(done), 0);
+	pid_t pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct store_options opt = { .read_only = true };
+		struct store *held = NULL;
+		int ok = store_open(&held, dir, &opt, NULL, 0) == 0;
+		(void)!write(ready[1], "x", 1);
+		(void)!read(done[0], &c, 1);
+		store_close(held);
+		_exit(ok ? 0 : 1);
+	}
+	cr_assert_eq(read(ready[0], &c, 1), 1);
+	int rc = store_restore(dir, bak, err, sizeof(err));
+	(void)!write(done[1], "x", 1);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	cr_assert_eq(WEXITSTATUS(status), 0, "the child could not open the store");
+	cr_assert_eq(rc, -EBUSY, "rc %d: %s", rc, err);
+	cr_assert_neq(strstr(err, "in use by process"), NULL, "%s", err);
+	/* Once it is closed, the restore goes through. */
+	cr_assert_eq(store_restore(dir, bak, err, sizeof(err)), 0, "%s", err);
+}
+
+/* Schema 2 as first committed kept schema 1's address-first observations and roll-ups: such a
+ * store (made here from the schema 1 one) is converted on a read-write open. */
+Test(store, converts_the_early_schema_2_layout, .init = setup, .fini = teardown)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dev, meta, chg;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t buf[SCHEMA_DEVICE_MAX_LEN], key[4];
+
+	copy_v1();
+	cr_assert_eq(mdb_env_create(&env), 0);
+	mdb_env_set_maxdbs(env, 12);
+	cr_assert_eq(mdb_env_open(env, dir, 0, 0640), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "devices", 0, &dev), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "changes", MDB_CREATE, &chg), 0);
+	cr_assert_eq(mdb_cursor_open(txn, dev, &cur), 0);
+	for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct schema_device sd;
+		cr_assert_eq(schema_device_decode(&sd, v.mv_data, v.mv_size, 1), 0);
+		snprintf(sd.d.vendor, sizeof(sd.d.vendor), "Early");
+		memcpy(key, k.mv_data, 4);
+		MDB_val nk = { 4, key }, nv = { schema_device_encode(buf, &sd, 2), buf };
+		cr_assert_eq(mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT), 0);
+	}
+	mdb_cursor_close(cur);
+	uint8_t ck[12], cv[1];
+	schema_key_ip_time(ck, NET + 1, 1609459200000000ull);
+	MDB_val chk = { 12, ck }, chv = { schema_change_encode(cv, STORE_STATE_UP), cv };
+	cr_assert_eq(mdb_put(txn, chg, &chk, &chv, 0), 0);
+	MDB_val vk = { strlen(SCHEMA_META_VERSION), SCHEMA_META_VERSION }, vv = { schema_u32_encode(buf, 2), buf };
+	cr_assert_eq(mdb_put(txn, meta, &vk, &vv, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	assert_refused_from(1, -EPROTO, "early layout");
+	struct store *st = t_open(dir, 0);
+	struct store_check_report rep = check_ok(st);
+	cr_assert_eq(rep.observations, 7);
+	cr_assert_eq(rep.rollups, 7);
+	cr_assert_eq(rep.changes, 1);
+	cr_assert_str_eq(t_get(st, NET + 1).vendor, "Early", "devices are kept as they are");
+	store_close(st);
 }

@@ -548,3 +548,93 @@ Test(store, recorder_refuses_bad_ranges, .init = setup, .fini = teardown)
 	cr_assert_null(rec);
 	cr_assert_neq(strstr(err, "sorted and disjoint"), NULL, "err: %s", err);
 }
+
+/*
+ * The report over many devices (whole hours of roll-ups merged with the devices) against one
+ * device at a time (hour-by-hour lookups), for ranges starting before, inside and after the
+ * history: 200 devices, 12 hourly sweeps, each device answering in a pattern of its own, some
+ * appearing late, some with long gaps.
+ */
+struct up_collect {
+	struct store_uptime u[256];
+	size_t n;
+};
+
+static int collect_uptime(void *ctx, const struct store_uptime *u)
+{
+	struct up_collect *c = ctx;
+
+	cr_assert_lt(c->n, 256);
+	c->u[c->n++] = *u;
+	return 0;
+}
+
+Test(store, uptime_report_matches_per_device, .init = setup, .fini = teardown)
+{
+	uint64_t h0 = hour0();
+	struct store_result r[200];
+
+	for (int s = 0; s < 12; s++) {
+		size_t n = 0;
+		for (uint32_t i = 0; i < 200; i++) {
+			bool up = (i * 7 + (uint32_t)s * 3) % 5 != 0;    /* a mix of ups and downs */
+			if (i % 10 == 3 && s < 6)
+				up = false;                              /* appears late */
+			if (i % 10 == 7 && s >= 2 && s < 10)
+				up = false;                              /* a long gap */
+			if (up)
+				r[n++] = t_up(NET + i, STORE_PROBE_ICMP, 10, 0);
+		}
+		/* Every other sweep covers only the first half: the rest get no observation. */
+		t_sweep(st, h0 + (uint64_t)s * T_HOUR + 600000000, NET, NET + (s % 2 ? 99 : 255), r, n);
+	}
+	uint64_t sinces[] = { 0, h0 - T_HOUR, h0, h0 + 1, h0 + 3 * T_HOUR + 5, h0 + 7 * T_HOUR, h0 + 11 * T_HOUR,
+			      h0 + 12 * T_HOUR };
+	for (size_t k = 0; k < sizeof(sinces) / sizeof(sinces[0]); k++) {
+		struct up_collect all = { .n = 0 };
+		cr_assert_eq(store_report_uptime(st, sinces[k], NET, 0xffffff00u, collect_uptime, &all), 0);
+		cr_assert_eq(all.n, 200, "since #%zu: %zu devices", k, all.n);
+		for (size_t i = 0; i < all.n; i++) {
+			struct store_uptime one = uptime(all.u[i].ip, sinces[k]);
+			cr_assert_eq(all.u[i].probes, one.probes, "since #%zu, %08x: probes %llu vs %llu", k, one.ip,
+				     (unsigned long long)all.u[i].probes, (unsigned long long)one.probes);
+			cr_assert_eq(all.u[i].answers, one.answers, "since #%zu, %08x: answers", k, one.ip);
+			cr_assert_eq(all.u[i].changes, one.changes, "since #%zu, %08x: changes", k, one.ip);
+		}
+		/* From before the history: everything the devices ever counted. */
+		if (sinces[k] <= h0) {
+			for (size_t i = 0; i < all.n; i++) {
+				struct store_device d = t_get(st, all.u[i].ip);
+				cr_assert_eq(all.u[i].probes, d.probes_total);
+				cr_assert_eq(all.u[i].answers, d.answers_total);
+				cr_assert_eq(all.u[i].changes, d.changes_total);
+			}
+		}
+	}
+	/* A device with a long gap, counted by hand: observed in sweeps 0, 1 (up), then from 10 on;
+	 * device 7 is in the first half, so every sweep covers it. */
+	struct store_uptime u = uptime(NET + 7, h0 + 5 * T_HOUR);
+	cr_assert_eq(u.probes, 7, "sweeps 5..11: %llu", (unsigned long long)u.probes);
+}
+
+/* Misses stay inside the covered ranges, on both sides and between two ranges. */
+Test(store, misses_only_inside_the_ranges, .init = setup, .fini = teardown)
+{
+	const uint32_t below = NET + 5, in1 = NET + 20, between = NET + 40, in2 = NET + 70, above = NET + 200;
+	struct store_result known[] = { t_up(below, STORE_PROBE_ICMP, 1, 0), t_up(in1, STORE_PROBE_ICMP, 1, 0),
+					t_up(between, STORE_PROBE_ICMP, 1, 0), t_up(in2, STORE_PROBE_ICMP, 1, 0),
+					t_up(above, STORE_PROBE_ICMP, 1, 0) };
+	struct store_range ranges[] = { { NET + 10, NET + 30 }, { NET + 60, NET + 80 } };
+	struct store_sweep info = { .start_us = T_BASE + T_HOUR };
+	struct store_recorder *rec;
+	char err[256];
+
+	t_sweep(st, T_BASE, 1, 0, known, 5);
+	cr_assert_eq(store_recorder_open(st, &info, ranges, 2, &rec, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(store_recorder_close(rec, &info, NULL, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(t_get(st, in1).missed, 1);
+	cr_assert_eq(t_get(st, in2).missed, 1);
+	cr_assert_eq(t_get(st, below).missed, 0, "a device below the first range got a miss");
+	cr_assert_eq(t_get(st, between).missed, 0, "a device between the ranges got a miss");
+	cr_assert_eq(t_get(st, above).missed, 0, "a device above the last range got a miss");
+}

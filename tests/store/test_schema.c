@@ -130,19 +130,32 @@ Test(store, device_rejects_bad_fields)
 
 Test(store, obs_round_trip_and_lengths)
 {
-	struct schema_obs o = { .sweep_id = 0x0102030405060708ull, .state = STORE_STATE_UP, .probes = 5, .rtt_us = 99 }, b;
+	struct schema_obs o = { .sweep_id = 0x0102030405060708ull, .time_us = 0x1112131415161718ull,
+				.state = STORE_STATE_UP, .probes = 5, .rtt_us = 99 }, b = { 0 };
 	uint8_t buf[SCHEMA_OBS_LEN + 1] = { 0 };
 
-	cr_assert_eq(schema_obs_encode(buf, &o), SCHEMA_OBS_LEN);
-	cr_assert_eq(buf[0], 0x08, "sweep id is little-endian");
-	cr_assert_eq(schema_obs_decode(&b, buf, SCHEMA_OBS_LEN), 0);
-	cr_assert_eq(b.sweep_id, o.sweep_id);
+	/* Schema 2: the time in the value (the sweep id is in the key). */
+	cr_assert_eq(schema_obs_encode(buf, &o, 2), SCHEMA_OBS_LEN);
+	cr_assert_eq(buf[0], 0x18, "time is little-endian");
+	cr_assert_eq(schema_obs_decode(&b, buf, SCHEMA_OBS_LEN, 2), 0);
+	cr_assert_eq(b.time_us, o.time_us);
+	cr_assert_eq(b.sweep_id, 0, "the sweep id is not in a schema 2 value");
 	cr_assert_eq(b.state, o.state);
 	cr_assert_eq(b.probes, o.probes);
 	cr_assert_eq(b.rtt_us, o.rtt_us);
-	cr_assert_eq(schema_obs_decode(&b, buf, SCHEMA_OBS_LEN - 1), -EBADMSG);
-	cr_assert_eq(schema_obs_decode(&b, buf, SCHEMA_OBS_LEN + 1), -EBADMSG);
-	cr_assert_eq(schema_obs_decode(&b, buf, 0), -EBADMSG);
+	cr_assert_eq(schema_obs_decode(&b, buf, SCHEMA_OBS_LEN - 1, 2), -EBADMSG);
+	cr_assert_eq(schema_obs_decode(&b, buf, SCHEMA_OBS_LEN + 1, 2), -EBADMSG);
+	cr_assert_eq(schema_obs_decode(&b, buf, 0, 2), -EBADMSG);
+	buf[8] = 2; /* no such state */
+	cr_assert_eq(schema_obs_decode(&b, buf, SCHEMA_OBS_LEN, 2), -EBADMSG);
+
+	/* Schema 1: the sweep id in the value. */
+	b = (struct schema_obs){ 0 };
+	cr_assert_eq(schema_obs_encode(buf, &o, 1), SCHEMA_OBS_LEN);
+	cr_assert_eq(buf[0], 0x08, "sweep id is little-endian");
+	cr_assert_eq(schema_obs_decode(&b, buf, SCHEMA_OBS_LEN, 1), 0);
+	cr_assert_eq(b.sweep_id, o.sweep_id);
+	cr_assert_eq(b.time_us, 0);
 }
 
 Test(store, totals_change_meta_round_trips)
@@ -236,4 +249,15 @@ Test(store, keys_sort_numerically)
 	cr_assert_lt(memcmp(a, b, 12), 0, "address before time");
 	cr_assert_eq(schema_get_be64(b + 4), 0);
 	cr_assert_eq(schema_get_be32(b), 0x0a000100);
+
+	/* Observations: sweep first, then address. */
+	schema_key_sweep_ip(a, 255, 0xffffffffu);
+	schema_key_sweep_ip(b, 256, 0);
+	cr_assert_lt(memcmp(a, b, 12), 0, "sweep before address");
+	cr_assert_eq(schema_get_be64(a), 255);
+	cr_assert_eq(schema_get_be32(a + 8), 0xffffffffu);
+	/* Roll-ups: hour first, then address. */
+	schema_key_hour_ip(a, 0x00ffffff, 0xffffffffu);
+	schema_key_hour_ip(b, 0x01000000, 0);
+	cr_assert_lt(memcmp(a, b, 8), 0, "hour before address");
 }
