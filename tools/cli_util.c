@@ -131,7 +131,7 @@ struct store *cli_store_open(const char *dir, bool read_only)
 		rc = store_open(&st, dir, &opt, err, sizeof(err));
 	}
 	if (rc) {
-		cli_error("%s", err);
+		cli_error("%s%s", err, rc == -ENOENT && read_only ? " (sweep first with 'lnmt scan', or pass --db DIR)" : "");
 		return NULL;
 	}
 	return st;
