@@ -136,7 +136,9 @@ void store_vendor_of(struct store *st, const uint8_t mac[6], char out[STORE_VEND
 	const struct oui_entry *e = NULL;
 
 	out[0] = '\0';
-	if (!st->oui_path)
+	/* Locally administered (0x02) and group (0x01) addresses have no IEEE vendor: random
+	 * MACs of VMs, containers and phones' privacy addresses never need the 5 MB list loaded. */
+	if (!st->oui_path || (mac[0] & 0x03))
 		return;
 	pthread_mutex_lock(&st->oui_lock);
 	if (!st->oui_tried) {

@@ -218,4 +218,74 @@ struct store_check_report {
  * belongs to a device). Returns 0 when consistent. */
 int store_check(struct store *st, struct store_check_report *out, char *err, size_t errlen);
 
+/* ---- jobs: sweeps the daemon runs on a schedule (jobs.c) ---- */
+
+/*
+ * Jobs live in two databases of their own, "jobs" (id -> job) and "job_runs" (id, sequence ->
+ * run), next to the device history; a store without them (written before jobs existed) simply
+ * has no jobs, and lnmt versions that do not know them ignore them. Job ids come from the meta
+ * record "next_job_id" and are never reused. Each job keeps its last STORE_JOB_RUNS_KEPT runs
+ * (skips included); older ones are deleted as new ones are recorded.
+ */
+#define STORE_JOB_RUNS_KEPT 100
+#define STORE_JOB_NAME_LEN 64
+
+struct store_job_run {
+	uint64_t start_us, end_us;
+	uint64_t sweep_id;       /* the sweep it ran as; 0 when it did not run */
+	uint64_t found;          /* live addresses */
+	bool skipped;            /* not run: its previous run was still going */
+	uint8_t ended;           /* as store_sweep.ended */
+	char error[160];         /* why it failed or was skipped; "" when it ran */
+};
+
+struct store_job {
+	uint64_t id;                     /* assigned by store_job_add */
+	char name[STORE_JOB_NAME_LEN];
+	char targets[256];               /* target specs, space separated */
+	char probes[32];                 /* "icmp", "arp,icmp", ...; "" = the default */
+	char ports[64];                  /* SYN ports; "" = the default */
+	uint64_t rate_pps;               /* 0 = unlimited */
+	uint64_t every_s;                /* interval; 0 when cron is set */
+	char cron[64];                   /* minute-level 5-field cron, or "" */
+	uint64_t created_us;
+	uint64_t next_run_us;            /* when the scheduler starts it next */
+	uint64_t runs, skipped;          /* runs recorded, skips recorded */
+	struct store_job_run last_run;   /* the newest run that was not a skip; start_us 0: none */
+};
+
+/* A handle on the jobs databases of an open store; share it between threads like the store. */
+struct store_jobs;
+
+/*
+ * Opens the jobs databases of st, creating them (unless st is read-only: then a store without
+ * them reads as having no jobs and every write fails with -EROFS). Call it before other threads
+ * use st, once per store (LMDB opens named databases only while no other transaction of the
+ * process is starting one). st must outlive the handle.
+ */
+int store_jobs_open(struct store *st, struct store_jobs **out, char *err, size_t errlen);
+void store_jobs_close(struct store_jobs *j);
+
+/* Adds job (job->id, ->created_us, ->runs, ->skipped, ->last_run are set here). */
+int store_job_add(struct store_jobs *j, struct store_job *job);
+/* One job; -ENOENT if there is none with that id. */
+int store_job_get(struct store_jobs *j, uint64_t id, struct store_job *out);
+/* Removes a job and its runs; -ENOENT if there is none. */
+int store_job_remove(struct store_jobs *j, uint64_t id);
+/* Sets when the job runs next; -ENOENT if it was removed meanwhile. */
+int store_job_set_next_run(struct store_jobs *j, uint64_t id, uint64_t next_run_us);
+/*
+ * Appends run to the job's history (dropping the oldest beyond STORE_JOB_RUNS_KEPT) and updates
+ * the job in the same transaction: runs or skipped counts up, last_run = run unless skipped.
+ * -ENOENT if the job was removed meanwhile.
+ */
+int store_job_record_run(struct store_jobs *j, uint64_t id, const struct store_job_run *run);
+
+typedef int (*store_job_cb)(void *ctx, const struct store_job *job);         /* non-zero stops */
+typedef int (*store_job_run_cb)(void *ctx, const struct store_job_run *run); /* non-zero stops */
+/* Every job, by id. */
+int store_jobs_list(struct store_jobs *j, store_job_cb cb, void *ctx);
+/* A job's runs, newest first, at most limit (0 = all kept); -ENOENT if there is no such job. */
+int store_job_runs(struct store_jobs *j, uint64_t id, uint32_t limit, store_job_run_cb cb, void *ctx);
+
 #endif

@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: MIT */
+/* daemon_query.c: the methods that answer from the store: system.status, devices.*, report.*, and
+ * events.subscribe. */
+#include "daemon.h"
+
+#include "cli.h"
+#include "err.h"
+#include "targets.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEVICES_DEFAULT_LIMIT 1000
+#define DEVICES_MAX_LIMIT 10000
+#define HISTORY_LIMIT 20
+#define DEFAULT_SINCE_S (24ull * 3600)
+
+/* The params map, checked against the keys the method takes. */
+static bool params_of(const msgpack_object *params, const char *method, const char *const *allowed,
+		      const msgpack_object **map, struct rpc_reply *r)
+{
+	return rpc_params_map(params, map, r) && daemon_check_keys(*map, method, allowed, r);
+}
+
+/* ---- system.status ---- */
+
+struct count_ctx {
+	uint64_t n;
+};
+
+static int count_job(void *ctx, const struct store_job *j)
+{
+	(void)j;
+	((struct count_ctx *)ctx)->n++;
+	return 0;
+}
+
+void m_system_status(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r)
+{
+	static const char *const keys[] = { NULL };
+	struct daemon *d = ctx;
+	const msgpack_object *map;
+	struct rpc_server_stats rs;
+	struct count_ctx jobs = { 0 };
+	char path[600], cfg[256];
+	struct stat sb;
+	struct mp m;
+
+	(void)c;
+	if (!params_of(params, "system.status", keys, &map, r))
+		return;
+	rpc_server_stats(d->srv, &rs);
+	store_jobs_list(d->jobs, count_job, &jobs);
+	snprintf(path, sizeof(path), "%s/data.mdb", d->db_dir);
+	mp_init(&m);
+	mp_str(&m, "version", LNMT_VERSION);
+	mp_u64(&m, "pid", (uint64_t)getpid());
+	mp_time(&m, "started", d->start_us);
+	mp_u64(&m, "uptime_s", (cli_now_us() - d->start_us) / 1000000);
+	pthread_mutex_lock(&d->lock);
+	mp_u64(&m, "sweeps_running", d->running);
+	mp_u64(&m, "sweeps_done", d->sweeps_done);
+	mp_u64(&m, "sweeps_failed", d->sweeps_failed);
+	pthread_mutex_unlock(&d->lock);
+	mp_u64(&m, "max_sweeps", d->cfg.max_sweeps);
+	mp_u64(&m, "jobs", jobs.n);
+	mp_str(&m, "socket", d->socket_path);
+	msgpack_packer *pk = mp_key(&m, "store");
+	struct mp s;
+	mp_init(&s);
+	mp_str(&s, "path", d->db_dir);
+	mp_u64(&s, "size_bytes", stat(path, &sb) ? 0 : (uint64_t)sb.st_size);
+	mp_emit_map(&s, pk);
+	pk = mp_key(&m, "counters");
+	struct mp n;
+	mp_init(&n);
+	mp_u64(&n, "requests", rs.requests);
+	mp_u64(&n, "errors", rs.errors);
+	mp_u64(&n, "connections", rs.connections);
+	mp_u64(&n, "accepted", rs.accepted);
+	mp_u64(&n, "refused", rs.refused);
+	mp_u64(&n, "notifications", rs.notifications);
+	mp_u64(&n, "dropped_clients", rs.dropped_clients);
+	mp_u64(&n, "sweeps_done", d->sweeps_done);
+	mp_emit_map(&n, pk);
+	daemon_config_describe(&d->cfg, cfg, sizeof(cfg));
+	mp_str(&m, "config", cfg);
+	mp_emit_map(&m, r->pk);
+}
+
+/* ---- devices.list ---- */
+
+struct list_ctx {
+	struct mp arr;
+};
+
+static int pack_device_cb(void *ctx, const struct store_device *dev)
+{
+	struct list_ctx *lc = ctx;
+	struct mp m;
+
+	mp_init(&m);
+	daemon_pack_device(&m, dev);
+	mp_emit_map(&m, mp_elem(&lc->arr));
+	return 0;
+}
+
+/* Reads the filter params shared by devices.list and the reports. */
+static bool read_subnet(const msgpack_object *map, uint32_t *net, uint32_t *mask, struct rpc_reply *r)
+{
+	char buf[64];
+	bool found;
+
+	*net = *mask = 0;
+	if (!rpc_get_str(map, "subnet", false, buf, sizeof(buf), &found, r))
+		return false;
+	return !found || daemon_parse_subnet(buf, "subnet", net, mask, r);
+}
+
+static bool read_since(const msgpack_object *map, uint64_t dflt_s, uint64_t *since_us, struct rpc_reply *r)
+{
+	uint64_t s = dflt_s;
+	bool found;
+	uint64_t now = cli_now_us();
+
+	if (!rpc_get_u64(map, "since_s", false, &s, &found, r))
+		return false;
+	if (!found && !dflt_s) {
+		*since_us = 0;
+		return true;
+	}
+	*since_us = s >= now / 1000000 ? 1 : now - s * 1000000;
+	return true;
+}
+
+void m_devices_list(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r)
+{
+	static const char *const keys[] = { "state", "subnet", "since_s", "vendor", "limit", "after", NULL };
+	struct daemon *d = ctx;
+	const msgpack_object *map;
+	struct store_filter f = { .state = -1 };
+	char state[16], vendor[STORE_VENDOR_LEN * 2], after[32];
+	uint64_t limit = DEVICES_DEFAULT_LIMIT;
+	bool found, has_vendor;
+
+	(void)c;
+	if (!params_of(params, "devices.list", keys, &map, r))
+		return;
+	if (!rpc_get_str(map, "state", false, state, sizeof(state), &found, r))
+		return;
+	if (found) {
+		if (!strcmp(state, "up")) {
+			f.state = STORE_STATE_UP;
+		} else if (!strcmp(state, "down")) {
+			f.state = STORE_STATE_DOWN;
+		} else {
+			rpc_reply_error(r, RPC_E_BAD_PARAMS, "bad state '%s': expected up or down", state);
+			return;
+		}
+	}
+	if (!read_subnet(map, &f.net, &f.mask, r) || !read_since(map, 0, &f.seen_since_us, r) ||
+	    !rpc_get_str(map, "vendor", false, vendor, sizeof(vendor), &has_vendor, r) ||
+	    !rpc_get_u64(map, "limit", false, &limit, &found, r) ||
+	    !rpc_get_str(map, "after", false, after, sizeof(after), &found, r))
+		return;
+	if (found) {
+		if (!daemon_parse_ip(after, "after", &f.after, r))
+			return;
+		f.has_after = true;
+	}
+	if (limit == 0 || limit > DEVICES_MAX_LIMIT) {
+		rpc_reply_error(r, RPC_E_BAD_PARAMS, "bad limit %llu: expected 1-%u (page with after)",
+				(unsigned long long)limit, DEVICES_MAX_LIMIT);
+		return;
+	}
+	f.vendor = has_vendor ? vendor : NULL;
+	f.limit = (uint32_t)limit;
+
+	struct list_ctx lc;
+	uint32_t next = 0;
+	bool more = false;
+	mp_init(&lc.arr);
+	int rc = store_devices_list(d->st, &f, pack_device_cb, &lc, &next, &more);
+	if (rc) {
+		mp_free(&lc.arr);
+		rpc_reply_error(r, RPC_E_INTERNAL, "listing devices: %s", lnmt_strerror(rc));
+		return;
+	}
+	struct mp m;
+	mp_init(&m);
+	mp_emit_array(&lc.arr, mp_key(&m, "devices"));
+	if (more) {
+		char ip[16];
+		mp_str(&m, "next", ipv4_format(next, ip));
+	} else {
+		mp_nil(&m, "next");
+	}
+	mp_emit_map(&m, r->pk);
+}
+
+/* ---- devices.get ---- */
+
+static int pack_change_cb(void *ctx, const struct store_change *ch)
+{
+	struct mp m;
+
+	mp_init(&m);
+	mp_time(&m, "time", ch->time_us);
+	mp_str(&m, "state", ch->state == STORE_STATE_UP ? "up" : "down");
+	mp_emit_map(&m, mp_elem(ctx));
+	return 0;
+}
+
+static int pack_obs_cb(void *ctx, const struct store_observation *o)
+{
+	char probes[16];
+	struct mp m;
+
+	mp_init(&m);
+	mp_time(&m, "time", o->time_us);
+	mp_u64(&m, "sweep", o->sweep_id);
+	mp_str(&m, "state", o->state == STORE_STATE_UP ? "up" : "down");
+	daemon_probes_text(o->probes, probes, sizeof(probes));
+	mp_str(&m, "probes", probes);
+	mp_u64(&m, "rtt_us", o->rtt_us);
+	mp_emit_map(&m, mp_elem(ctx));
+	return 0;
+}
+
+void m_devices_get(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r)
+{
+	static const char *const keys[] = { "ip", NULL };
+	struct daemon *d = ctx;
+	const msgpack_object *map;
+	struct store_device dev;
+	char ipbuf[64];
+	uint32_t ip;
+	bool found;
+	int rc;
+
+	(void)c;
+	if (!params_of(params, "devices.get", keys, &map, r) ||
+	    !rpc_get_str(map, "ip", true, ipbuf, sizeof(ipbuf), &found, r))
+		return;
+	if (!found) {
+		rpc_reply_error(r, RPC_E_BAD_PARAMS, "missing ip: devices.get takes {ip: \"198.19.0.7\"}");
+		return;
+	}
+	if (!daemon_parse_ip(ipbuf, "ip", &ip, r))
+		return;
+	rc = store_device_get(d->st, ip, &dev);
+	if (rc == -ENOENT) {
+		rpc_reply_error(r, RPC_E_NOT_FOUND, "%s: never seen (no sweep has found it)", ipbuf);
+		return;
+	}
+	if (rc) {
+		rpc_reply_error(r, RPC_E_INTERNAL, "reading %s: %s", ipbuf, lnmt_strerror(rc));
+		return;
+	}
+	struct mp m, changes, obs;
+	mp_init(&m);
+	mp_init(&changes);
+	mp_init(&obs);
+	daemon_pack_device(&m, &dev);
+	mp_u64(&m, "probes_total", dev.probes_total);
+	mp_u64(&m, "answers_total", dev.answers_total);
+	mp_u64(&m, "changes_total", dev.changes_total);
+	store_device_changes(d->st, ip, HISTORY_LIMIT, pack_change_cb, &changes);
+	store_device_observations(d->st, ip, HISTORY_LIMIT, pack_obs_cb, &obs);
+	mp_emit_array(&changes, mp_key(&m, "changes"));
+	mp_emit_array(&obs, mp_key(&m, "observations"));
+	mp_emit_map(&m, r->pk);
+}
+
+/* ---- report.uptime, report.network ---- */
+
+static int pack_uptime_cb(void *ctx, const struct store_uptime *u)
+{
+	char ip[16];
+	struct mp m;
+
+	mp_init(&m);
+	mp_str(&m, "ip", ipv4_format(u->ip, ip));
+	mp_str(&m, "state", u->state == STORE_STATE_UP ? "up" : "down");
+	mp_double(&m, "uptime_pct", u->uptime_pct);
+	mp_u64(&m, "probes", u->probes);
+	mp_u64(&m, "answers", u->answers);
+	mp_u64(&m, "changes", u->changes);
+	mp_emit_map(&m, mp_elem(ctx));
+	return 0;
+}
+
+void m_report_uptime(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r)
+{
+	static const char *const keys[] = { "since_s", "subnet", NULL };
+	struct daemon *d = ctx;
+	const msgpack_object *map;
+	uint32_t net, mask;
+	uint64_t since;
+
+	(void)c;
+	if (!params_of(params, "report.uptime", keys, &map, r) || !read_subnet(map, &net, &mask, r) ||
+	    !read_since(map, DEFAULT_SINCE_S, &since, r))
+		return;
+	struct mp arr;
+	mp_init(&arr);
+	int rc = store_report_uptime(d->st, since, net, mask, pack_uptime_cb, &arr);
+	if (rc) {
+		mp_free(&arr);
+		rpc_reply_error(r, RPC_E_INTERNAL, "report uptime: %s", lnmt_strerror(rc));
+		return;
+	}
+	struct mp m;
+	mp_init(&m);
+	mp_time(&m, "since", since);
+	mp_emit_array(&arr, mp_key(&m, "devices"));
+	mp_emit_map(&m, r->pk);
+}
+
+static int pack_subnet_cb(void *ctx, const struct store_subnet_summary *s)
+{
+	char net[24];
+	struct mp m;
+
+	ipv4_format(s->net, net);
+	strcat(net, "/24");
+	mp_init(&m);
+	mp_str(&m, "subnet", net);
+	mp_u64(&m, "up", s->up);
+	mp_u64(&m, "down", s->down);
+	mp_emit_map(&m, mp_elem(ctx));
+	return 0;
+}
+
+void m_report_network(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r)
+{
+	static const char *const keys[] = { "since_s", "subnet", NULL };
+	struct daemon *d = ctx;
+	const msgpack_object *map;
+	struct store_network_report rep;
+	uint32_t net, mask;
+	uint64_t since;
+
+	(void)c;
+	if (!params_of(params, "report.network", keys, &map, r) || !read_subnet(map, &net, &mask, r) ||
+	    !read_since(map, DEFAULT_SINCE_S, &since, r))
+		return;
+	struct mp subnets;
+	mp_init(&subnets);
+	int rc = store_report_network(d->st, since, net, mask, &rep, pack_subnet_cb, &subnets);
+	if (rc) {
+		mp_free(&subnets);
+		rpc_reply_error(r, RPC_E_INTERNAL, "report network: %s", lnmt_strerror(rc));
+		return;
+	}
+	struct mp m;
+	mp_init(&m);
+	mp_time(&m, "since", since);
+	mp_u64(&m, "devices", rep.devices);
+	mp_u64(&m, "up", rep.up);
+	mp_u64(&m, "down", rep.down);
+	mp_u64(&m, "new", rep.new_since);
+	mp_u64(&m, "rtt_p50_us", rep.rtt_p50_us);
+	mp_u64(&m, "rtt_p90_us", rep.rtt_p90_us);
+	mp_u64(&m, "rtt_p99_us", rep.rtt_p99_us);
+	mp_u64(&m, "sweeps", rep.sweeps_since);
+	mp_double(&m, "mean_send_pps", rep.mean_send_pps);
+	mp_emit_array(&subnets, mp_key(&m, "subnets"));
+	mp_emit_map(&m, r->pk);
+}
+
+/* ---- events.subscribe ---- */
+
+void m_events_subscribe(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r)
+{
+	static const char *const keys[] = { "topics", NULL };
+	static const char *const known[] = { "scan", "device", "job" };
+	const msgpack_object *map;
+	char topics[8][64];
+	size_t n = 0;
+
+	(void)ctx;
+	if (!params_of(params, "events.subscribe", keys, &map, r) ||
+	    !rpc_get_str_array(map, "topics", topics, 8, &n, r))
+		return;
+	if (n == 0) {
+		rpc_reply_error(r, RPC_E_BAD_PARAMS, "missing topics: events.subscribe takes {topics: [\"scan\", "
+			       "\"device\", \"job\"]}");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool ok = false;
+		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+			ok |= !strcmp(topics[i], known[k]);
+		if (!ok) {
+			rpc_reply_error(r, RPC_E_BAD_PARAMS, "unknown topic '%s': expected scan, device or job", topics[i]);
+			return;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		int rc = rpc_conn_subscribe(c, topics[i]);
+		if (rc) {
+			rpc_reply_error(r, RPC_E_INTERNAL, "subscribing to %s: %s", topics[i], lnmt_strerror(rc));
+			return;
+		}
+	}
+	struct mp m, arr;
+	mp_init(&m);
+	mp_init(&arr);
+	for (size_t i = 0; i < n; i++)
+		rpc_pack_str(mp_elem(&arr), topics[i]);
+	mp_emit_array(&arr, mp_key(&m, "topics"));
+	mp_emit_map(&m, r->pk);
+}
