@@ -27,6 +27,9 @@
 
 #define RPC_MAX_MESSAGE (1u << 20)   /* largest request accepted, bytes */
 #define RPC_MAX_BACKLOG (16u << 20)  /* unsent output a client may leave before it is dropped */
+/* The backlog is checked when a reply or notification is due, so one response may be larger
+ * than RPC_MAX_BACKLOG (up to 64 MB; beyond, the caller gets RPC_E_INTERNAL instead): list
+ * methods should still page. */
 
 /* Error codes (the first element of an error array); documented in api/RPC.md. */
 enum rpc_error {

@@ -37,6 +37,7 @@ struct rpc_client {
 	struct qmsg *q_head, **q_tail;
 	size_t q_len, q_bytes;
 	uint64_t dropped;
+	bool broken;                 /* the server stopped reading: nothing more can be sent */
 };
 
 char *rpc_default_socket(char *buf, size_t len)
@@ -220,6 +221,12 @@ static int flush_out(struct rpc_client *c, uint64_t deadline)
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+			/* What the server said before it stopped reading (an error about this very
+			 * request, say) may still be waiting to be read: the reads report the end. */
+			c->broken = true;
+			break;
+		}
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 			return -errno;
 		if (c->in_len - c->in_off < IN_MAX / 2)
@@ -263,12 +270,8 @@ static int next_raw(struct rpc_client *c, uint64_t deadline, const char **msg, s
 				return rc == -EMSGSIZE ? rc : -EPROTO;
 		}
 		rc = flush_out(c, deadline);
-		if (rc == -EPIPE || rc == -ECONNRESET) {
-			/* The server closed; what it said before closing may still be here to read. */
-			c->out.off = c->out.len = 0;
-		} else if (rc) {
+		if (rc)
 			return rc;
-		}
 		unread = c->in_len - c->in_off;
 		rc = in_read(c);
 		if (rc)
@@ -317,7 +320,8 @@ static void copy_str(char *dst, size_t dstlen, const char *p, size_t n)
 		return;
 	if (n >= dstlen)
 		n = dstlen - 1;
-	memcpy(dst, p, n);
+	if (n) /* msgpack-c leaves an empty string's pointer NULL */
+		memcpy(dst, p, n);
 	dst[n] = '\0';
 }
 
@@ -377,6 +381,8 @@ int64_t rpc_send(struct rpc_client *c, const char *method, rpc_pack_fn pack_para
 
 	if (!c || !method)
 		return -EINVAL;
+	if (c->broken)
+		return -ECONNRESET;
 	mark = rpc_buf_unsent(&c->out);
 	msgid = c->next_msgid++;
 	if (c->next_msgid == 0 || c->next_msgid > INT32_MAX)

@@ -328,6 +328,8 @@ static int handle(struct rpc_conn *c, const char *msg, size_t len)
 		rc = reply_error(c, msgid, RPC_E_INVALID, "the method name must be a string");
 		goto out;
 	}
+	if (mn == 0)
+		mp = ""; /* msgpack-c leaves an empty string's pointer NULL */
 	if (mn > RPC_MAX_METHOD_NAME) {
 		rc = reply_error(c, msgid, RPC_E_INVALID, "method name longer than %d bytes", RPC_MAX_METHOD_NAME);
 		goto out;
@@ -418,8 +420,6 @@ int rpc_conn_feed(struct rpc_conn *c, const void *data, size_t len)
 		p += n;
 		len -= n;
 		rc = rpc_conn_process(c);
-		if (c->fd < 0)
-			rpc_conn_flush(c);
 		if (rc)
 			return rc;
 	}

@@ -114,8 +114,8 @@ void rpc_core_fini(struct rpc_core *core);
 int rpc_conn_new(struct rpc_conn **out, struct rpc_core *core, int fd);
 void rpc_conn_free(struct rpc_conn *c);
 
-/* Room to receive into: *p and *avail (at least 1 byte unless 0 is returned with *avail 0,
- * which cannot happen while the framer holds messages to RPC_MAX_MESSAGE). 0 or -ENOMEM. */
+/* Room to receive into: 0 with *p and *avail (at least 1 byte), -ENOMEM, or -ENOBUFS when
+ * the buffer is full (which cannot happen: the framer refuses a message before that). */
 int rpc_conn_reserve(struct rpc_conn *c, char **p, size_t *avail);
 /*
  * Decodes and dispatches every complete message in c->in, queueing the responses in order, then
@@ -126,7 +126,9 @@ int rpc_conn_reserve(struct rpc_conn *c, char **p, size_t *avail);
  */
 int rpc_conn_process(struct rpc_conn *c);
 /* Copies len bytes into the connection as if received, in slices, processing after each;
- * the fuzz target's entry point. Returns as rpc_conn_process. Detached output is discarded. */
+ * the fuzz target's entry point. Returns as rpc_conn_process; once closing, ignores the rest.
+ * The output stays in c->out for the caller (a detached connection's is discarded only when
+ * it passes RPC_MAX_BACKLOG or by rpc_conn_flush). */
 int rpc_conn_feed(struct rpc_conn *c, const void *data, size_t len);
 /* Queues ready-made bytes (a notification). 0, or -ENOBUFS: the client must be dropped. */
 int rpc_conn_queue(struct rpc_conn *c, const void *data, size_t len);

@@ -48,6 +48,20 @@ shape:
 	return false;
 }
 
+/* A str or bin object's bytes (never a NULL pointer: msgpack-c leaves an empty one's NULL). */
+static bool str_of(const msgpack_object *v, const char **p, size_t *n)
+{
+	if (v->type == MSGPACK_OBJECT_STR)
+		*p = v->via.str.ptr, *n = v->via.str.size;
+	else if (v->type == MSGPACK_OBJECT_BIN)
+		*p = v->via.bin.ptr, *n = v->via.bin.size;
+	else
+		return false;
+	if (*n == 0)
+		*p = "";
+	return true;
+}
+
 /* The value under key (a str or bin key), or NULL when absent or nil. */
 static const msgpack_object *lookup(const msgpack_object *map, const char *key)
 {
@@ -60,11 +74,7 @@ static const msgpack_object *lookup(const msgpack_object *map, const char *key)
 		const char *p;
 		size_t len;
 
-		if (kv->key.type == MSGPACK_OBJECT_STR)
-			p = kv->key.via.str.ptr, len = kv->key.via.str.size;
-		else if (kv->key.type == MSGPACK_OBJECT_BIN)
-			p = kv->key.via.bin.ptr, len = kv->key.via.bin.size;
-		else
+		if (!str_of(&kv->key, &p, &len))
 			continue;
 		if (len == n && memcmp(p, key, n) == 0)
 			return kv->val.type == MSGPACK_OBJECT_NIL ? NULL : &kv->val;
@@ -87,19 +97,6 @@ static bool absent(const msgpack_object *v, const char *key, bool required, bool
 		*ok = true;
 	}
 	return true;
-}
-
-static bool str_of(const msgpack_object *v, const char **p, size_t *n)
-{
-	if (v->type == MSGPACK_OBJECT_STR) {
-		*p = v->via.str.ptr, *n = v->via.str.size;
-		return true;
-	}
-	if (v->type == MSGPACK_OBJECT_BIN) {
-		*p = v->via.bin.ptr, *n = v->via.bin.size;
-		return true;
-	}
-	return false;
 }
 
 bool rpc_get_str(const msgpack_object *map, const char *key, bool required, char *buf, size_t len,

@@ -787,6 +787,9 @@ int store_recorder_close(struct store_recorder *rec, const struct store_sweep *f
 		rc = -ENOMEM;
 		store_err(err, errlen, st->path, "out of memory: %llu of %llu results dropped before the store",
 			  (unsigned long long)rec->dropped, (unsigned long long)(rec->dropped + rec->stored));
+	} else if (final && final->ended >= 2) {
+		/* An interrupted or failed sweep did not probe every covered device: silence from
+		 * the ones it never reached is not a miss. */
 	} else if ((rc = record_misses(rec))) {
 		/* Without the misses the sweep's figures are wrong, but what it stored is right. */
 		store_err(err, errlen, st->path, "%s: the sweep's misses were not stored", lnmt_strerror(rc));

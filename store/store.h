@@ -99,7 +99,8 @@ int store_recorder_open(struct store *st, struct store_sweep *info, const struct
 void store_recorder_add(struct store_recorder *rec, const struct store_result *r);
 
 /*
- * Finishes: waits for the writer to store everything queued, records the misses, writes the
+ * Finishes: waits for the writer to store everything queued, records the misses (not for a
+ * sweep that ended interrupted or failed, final->ended >= 2: it did not probe everything), writes the
  * final sweep record (final: end_us, counts, ended) and frees rec. On a write failure (disk
  * full, ...) returns the error with err saying what was not stored; the sweep record then says
  * complete = false, and what was committed before stays intact. *stored is the number of

@@ -37,7 +37,8 @@ char *cli_format_time(uint64_t us, char *buf, size_t len);
 char *cli_format_time_iso(uint64_t us, char *buf, size_t len);
 
 struct store;
-/* Opens the store at dir (NULL: the default directory); prints the error and returns NULL. */
-struct store *cli_store_open(const char *dir, bool read_only);
+/* Opens the store at dir (NULL: the default directory); prints the error and returns NULL.
+ * offline_after: missed sweeps before a device is down (0 = the store's default, 2). */
+struct store *cli_store_open(const char *dir, bool read_only, unsigned offline_after);
 
 #endif

@@ -115,11 +115,11 @@ char *cli_format_time_iso(uint64_t us, char *buf, size_t len)
 	return buf;
 }
 
-struct store *cli_store_open(const char *dir, bool read_only)
+struct store *cli_store_open(const char *dir, bool read_only, unsigned offline_after)
 {
 	char def[512], err[512];
 	struct store *st;
-	struct store_options opt = { .read_only = read_only };
+	struct store_options opt = { .read_only = read_only, .offline_after = offline_after };
 
 	if (!dir)
 		dir = store_default_dir(def, sizeof(def));

@@ -25,6 +25,7 @@
 
 #define DAEMON_MAX_TARGETS 64     /* target specs in one scan.start */
 #define DAEMON_RECENT 32          /* finished sweeps remembered in memory for scan.status/list */
+#define DAEMON_MAX_DEVICE_NOTES 10000 /* device changes one sweep notifies one by one; past it, device.many */
 #define DAEMON_DEFAULT_CONFIG "/etc/lnmt/lnmtd.conf"
 
 /* ---- configuration (daemon_config.c) ---- */

@@ -275,7 +275,8 @@ void m_jobs_add(void *ctx, struct rpc_conn *c, const msgpack_object *params, str
 			rpc_reply_error(r, RPC_E_BAD_PARAMS, "bad probes: expected a list such as [\"icmp\", \"syn\"]");
 			return;
 		}
-		snprintf(job.probes + used, sizeof(job.probes) - used, "%s%s", used ? "," : "", probes[i]);
+		snprintf(job.probes + used, sizeof(job.probes) - used, "%s%.*s", used ? "," : "",
+			 (int)(sizeof(job.probes) - 1), probes[i]);
 	}
 	if (has_every == has_cron) {
 		rpc_reply_error(r, RPC_E_BAD_PARAMS, "a job needs exactly one schedule: every_s (seconds) or cron "
@@ -310,6 +311,17 @@ void m_jobs_add(void *ctx, struct rpc_conn *c, const msgpack_object *params, str
 		rpc_reply_error(r, rc, "%s", err);
 		return;
 	}
+	struct job_list all = { calloc(JOBS_MAX, sizeof(struct store_job)), 0 };
+	if (!all.v || store_jobs_list(d->jobs, collect_job, &all) || all.n >= JOBS_MAX) {
+		if (all.v && all.n >= JOBS_MAX)
+			rpc_reply_error(r, RPC_E_BUSY, "%d jobs already, the most lnmtd schedules: remove one first",
+					JOBS_MAX);
+		else
+			rpc_reply_error(r, RPC_E_INTERNAL, "cannot read the jobs");
+		free(all.v);
+		return;
+	}
+	free(all.v);
 	if ((rc = store_job_add(d->jobs, &job))) {
 		rpc_reply_error(r, RPC_E_INTERNAL, "storing the job: %s", lnmt_strerror(rc));
 		return;

@@ -61,10 +61,11 @@ void m_system_status(void *ctx, struct rpc_conn *c, const msgpack_object *params
 	mp_time(&m, "started", d->start_us);
 	mp_u64(&m, "uptime_s", (cli_now_us() - d->start_us) / 1000000);
 	pthread_mutex_lock(&d->lock);
-	mp_u64(&m, "sweeps_running", d->running);
-	mp_u64(&m, "sweeps_done", d->sweeps_done);
-	mp_u64(&m, "sweeps_failed", d->sweeps_failed);
+	uint64_t running = d->running, done = d->sweeps_done, failed = d->sweeps_failed;
 	pthread_mutex_unlock(&d->lock);
+	mp_u64(&m, "sweeps_running", running);
+	mp_u64(&m, "sweeps_done", done);
+	mp_u64(&m, "sweeps_failed", failed);
 	mp_u64(&m, "max_sweeps", d->cfg.max_sweeps);
 	mp_u64(&m, "jobs", jobs.n);
 	mp_str(&m, "socket", d->socket_path);
@@ -84,7 +85,7 @@ void m_system_status(void *ctx, struct rpc_conn *c, const msgpack_object *params
 	mp_u64(&n, "refused", rs.refused);
 	mp_u64(&n, "notifications", rs.notifications);
 	mp_u64(&n, "dropped_clients", rs.dropped_clients);
-	mp_u64(&n, "sweeps_done", d->sweeps_done);
+	mp_u64(&n, "sweeps_done", done);
 	mp_emit_map(&n, pk);
 	daemon_config_describe(&d->cfg, cfg, sizeof(cfg));
 	mp_str(&m, "config", cfg);

@@ -217,35 +217,82 @@ static int take_snapshot(struct dsweep *sw, struct snaps *s)
 	return 0;
 }
 
-/* Sends device.new / device.up / device.down for what differs between before and after. */
-static void notify_changes(struct dsweep *sw, const struct snaps *before, const struct snaps *after)
+struct many_note {
+	uint64_t sweep_id;
+	unsigned counts[3];
+};
+
+static void pack_many_note(void *arg, msgpack_packer *pk)
+{
+	struct many_note *n = arg;
+	struct mp m;
+
+	mp_init(&m);
+	mp_u64(&m, "sweep", n->sweep_id);
+	mp_u64(&m, "new", n->counts[0]);
+	mp_u64(&m, "up", n->counts[1]);
+	mp_u64(&m, "down", n->counts[2]);
+	mp_time(&m, "time", cli_now_us());
+	msgpack_pack_array(pk, 1);
+	mp_emit_map(&m, pk);
+}
+
+/*
+ * Walks before and after in step (both in address order); for each device that appeared (0),
+ * came up (1) or went down (2) calls fn unless fn is NULL, and counts them into counts.
+ */
+static void diff(const struct snaps *before, const struct snaps *after, unsigned counts[3],
+		 void (*fn)(struct dsweep *sw, const struct snap *a, int kind), struct dsweep *sw)
 {
 	size_t i = 0, j = 0;
 
+	counts[0] = counts[1] = counts[2] = 0;
 	while (j < after->n) {
-		const struct snap *a = &after->v[j];
-		if (i < before->n && before->v[i].ip < a->ip) {
-			i++; /* gone from the store: cannot happen, devices are never deleted */
-			continue;
-		}
-		const char *method = NULL;
+		const struct snap *a = &after->v[j++];
+		int kind = -1;
+		while (i < before->n && before->v[i].ip < a->ip)
+			i++; /* not in the store any more: devices are never deleted, so this is moot */
 		if (i < before->n && before->v[i].ip == a->ip) {
 			if (before->v[i].state != a->state)
-				method = a->state == STORE_STATE_UP ? "device.up" : "device.down";
+				kind = a->state == STORE_STATE_UP ? 1 : 2;
 			i++;
 		} else {
-			method = "device.new";
+			kind = 0;
 		}
-		if (method) {
-			struct store_device dev;
-			uint64_t t = cli_now_us();
-			if (store_device_get(sw->d->st, a->ip, &dev) == 0)
-				t = !strcmp(method, "device.new") ? dev.first_seen_us : dev.last_change_us;
-			struct device_note n = { a->ip, a->has_mac, a->mac, t, sw->id };
-			rpc_server_notify(sw->d->srv, "device", method, pack_device_note, &n);
-		}
-		j++;
+		if (kind < 0)
+			continue;
+		counts[kind]++;
+		if (fn)
+			fn(sw, a, kind);
 	}
+}
+
+static void notify_device(struct dsweep *sw, const struct snap *a, int kind)
+{
+	static const char *const methods[] = { "device.new", "device.up", "device.down" };
+	struct store_device dev;
+	uint64_t t = cli_now_us();
+
+	if (store_device_get(sw->d->st, a->ip, &dev) == 0)
+		t = kind == 0 ? dev.first_seen_us : dev.last_change_us;
+	struct device_note n = { a->ip, a->has_mac, a->mac, t, sw->id };
+	rpc_server_notify(sw->d->srv, "device", methods[kind], pack_device_note, &n);
+}
+
+/*
+ * Sends device.new / device.up / device.down for what differs between before and after; past
+ * DAEMON_MAX_DEVICE_NOTES changes (a first sweep of a large network) one device.many with the
+ * counts instead, so a subscriber is not buried (and dropped by the server's backlog limit).
+ */
+static void notify_changes(struct dsweep *sw, const struct snaps *before, const struct snaps *after)
+{
+	struct many_note many = { .sweep_id = sw->id };
+
+	diff(before, after, many.counts, NULL, sw);
+	if (many.counts[0] + many.counts[1] + many.counts[2] > DAEMON_MAX_DEVICE_NOTES)
+		rpc_server_notify(sw->d->srv, "device", "device.many", pack_many_note, &many);
+	else
+		diff(before, after, many.counts, notify_device, sw);
 }
 
 /* ---- the sweep thread ---- */
@@ -293,7 +340,7 @@ static void *sweep_main(void *arg)
 	uint64_t stored = 0;
 
 	/* A failed snapshot costs only the device notifications of this sweep. */
-	bool diff = take_snapshot(sw, &sw->before) == 0;
+	bool have_before = take_snapshot(sw, &sw->before) == 0;
 	int rc = sweep_run(&sw->cfg, &sink, &sw->stop, &stats, err, sizeof(err));
 
 	struct store_sweep fin = sw->info;
@@ -313,14 +360,14 @@ static void *sweep_main(void *arg)
 		daemon_summary_of(&fin, &sum);
 	sum.job_id = sw->job_id;
 	if (rc) {
-		snprintf(sum.error, sizeof(sum.error), "%s", err);
+		snprintf(sum.error, sizeof(sum.error), "%.*s", (int)sizeof(sum.error) - 1, err);
 		snprintf(sum.state, sizeof(sum.state), "failed");
 	} else if (src) {
-		snprintf(sum.error, sizeof(sum.error), "not everything was stored: %s (%llu of %llu results)", serr,
+		snprintf(sum.error, sizeof(sum.error), "not everything was stored: %.160s (%llu of %llu results)", serr,
 			 (unsigned long long)stored, (unsigned long long)stats.replies);
 	}
 
-	if (diff && take_snapshot(sw, &after) == 0) {
+	if (have_before && take_snapshot(sw, &after) == 0) {
 		notify_changes(sw, &sw->before, &after);
 		free(after.v);
 	}
@@ -334,10 +381,11 @@ static void *sweep_main(void *arg)
 			   (unsigned long long)sw->id, sum.state, (unsigned long long)sum.addresses,
 			   (unsigned long long)sum.sent, (unsigned long long)sum.live, sum.new_devices, sum.went_up,
 			   sum.went_down, stats.elapsed_ns / 1e9, src ? "; " : "", src ? sum.error : "");
-	rpc_server_notify(d->srv, "scan", "scan.done", pack_summary_note, &sum);
+	/* Everything is in place before scan.done goes out: a client that reacts to it with
+	 * scan.status, jobs.list or devices.list sees this sweep finished. The main thread joins
+	 * this thread before it closes the server, so the notification below is safe. */
 	if (sw->job_id)
 		daemon_job_finished(d, &sum);
-
 	pthread_mutex_lock(&d->lock);
 	sw->sum = sum;
 	sw->finished = true;
@@ -346,6 +394,7 @@ static void *sweep_main(void *arg)
 	if (rc)
 		d->sweeps_failed++;
 	pthread_mutex_unlock(&d->lock);
+	rpc_server_notify(d->srv, "scan", "scan.done", pack_summary_note, &sum);
 	rpc_server_wake(d->srv);
 	return NULL;
 }
@@ -388,6 +437,35 @@ static int add_probe(struct dsweep *sw, const char *name, char *err, size_t errl
 	sw->cfg.probes[sw->cfg.n_probes++] = p;
 	sw->info.probes |= store_probe_of(p);
 	return 0;
+}
+
+/* The engine's messages name the CLI's options; over RPC they should name the params. */
+static void rpc_wording(char *msg, size_t len)
+{
+	static const char *const map[][2] = {
+		{ "-i", "\"interface\"" }, { "--probe arp", "probes [\"arp\"]" },
+		{ "--gateway-mac", "\"gateway_mac\"" }, { "--source-ip", "\"source_ip\"" },
+	};
+	char out[600];
+
+	for (size_t m = 0; m < sizeof(map) / sizeof(map[0]); m++) {
+		const char *from = map[m][0], *to = map[m][1];
+		char *hit = msg;
+		/* Whole words only: "-i" must not match inside "--ip" or "on-link". */
+		while ((hit = strstr(hit, from))) {
+			size_t fl = strlen(from);
+			bool word = (hit == msg || hit[-1] == ' ') && (hit[fl] == '\0' || hit[fl] == ' ' || hit[fl] == ',' ||
+									 hit[fl] == ')' || hit[fl] == ':');
+			if (!word) {
+				hit += fl;
+				continue;
+			}
+			size_t pre = (size_t)(hit - msg);
+			snprintf(out, sizeof(out), "%.*s%s%s", (int)pre, msg, to, hit + fl);
+			snprintf(msg, len, "%s", out);
+			hit = msg + pre + strlen(to);
+		}
+	}
 }
 
 /* Fills sw from req; an RPC error code with err on failure. */
@@ -453,9 +531,11 @@ static int build(struct daemon *d, struct dsweep *sw, const struct dscan_request
 	sw->cfg.seed = req->has_seed ? req->seed
 		     : (uint64_t)now.tv_nsec ^ ((uint64_t)now.tv_sec << 20) ^ ((uint64_t)getpid() << 40) ^ (uintptr_t)sw;
 	struct sweep_net_opts net = { req->ifname, req->source_ip, req->gateway_mac };
-	if ((rc = sweep_net_resolve(&net, &sw->cfg, sw->ifname, err, errlen)))
+	if ((rc = sweep_net_resolve(&net, &sw->cfg, sw->ifname, err, errlen))) {
+		rpc_wording(err, errlen);
 		return rc == LNMT_E_PARSE || rc == LNMT_E_ONLINK || rc == LNMT_E_NOROUTE ? RPC_E_BAD_PARAMS
 										       : RPC_E_INTERNAL;
+	}
 	return 0;
 }
 

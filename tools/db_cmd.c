@@ -54,7 +54,7 @@ int cmd_backup(int argc, char **argv)
 
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	struct store *st = cli_store_open(db, true);
+	struct store *st = cli_store_open(db, true, 0);
 	if (!st)
 		return 1;
 	rc = store_backup(st, file, err, sizeof(err));
@@ -102,7 +102,7 @@ int cmd_db(int argc, char **argv)
 	int rc = parse_db_args(argc - 1, argv + 1, 0, &db, unused);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	struct store *st = cli_store_open(db, true);
+	struct store *st = cli_store_open(db, true, 0);
 	if (!st)
 		return 1;
 	rc = store_check(st, &r, err, sizeof(err));

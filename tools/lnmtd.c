@@ -24,7 +24,7 @@ static const char usage[] =
 "Usage: lnmtd [--socket PATH] [--db DIR] [--config FILE] [--user NAME] [--foreground]\n"
 "\n"
 "The lnmt daemon: runs sweeps and scheduled jobs, keeps what they find in the store, and\n"
-"answers MessagePack-RPC requests on a unix socket (methods: tools/RPC-METHODS.md).\n"
+"answers MessagePack-RPC requests on a unix socket (methods: api/RPC-METHODS.md).\n"
 "\n"
 "  --socket PATH   where to listen (default: $LNMT_SOCKET, /run/lnmt/lnmt.sock as root,\n"
 "                  else $XDG_RUNTIME_DIR/lnmt.sock); mode 0660, so the socket's group may call\n"
@@ -177,7 +177,7 @@ static void reload(struct daemon *d, const struct opts *o)
 		d->reopen_pending = true;
 	d->cfg = c;
 	daemon_config_describe(&d->cfg, text, sizeof(text));
-	daemon_log("SIGHUP: reloaded %s: %s%s", path, text,
+	daemon_log("SIGHUP: reloaded %s%s: %s%s", path, access(path, F_OK) ? " (not there: the defaults)" : "", text,
 		   d->reopen_pending && daemon_running(d) ? " (OFFLINE_AFTER applies once the running sweeps end)" : "");
 }
 
@@ -251,8 +251,11 @@ static void on_signals(struct daemon *d, const struct opts *o, int sfd)
 			d->stopping = true;
 			rpc_server_stop_accepting(d->srv);
 			unsigned n = daemon_running(d);
-			daemon_log("%s: stopping%s%u running sweep%s (what they found is stored)", name,
-				   n ? ", " : " with ", n, n == 1 ? "" : "s");
+			if (n)
+				daemon_log("%s: stopping; ending %u running sweep%s (what %s found is stored)", name, n,
+					   n == 1 ? "" : "s", n == 1 ? "it" : "they");
+			else
+				daemon_log("%s: stopping", name);
 			daemon_stop_all(d, 1);
 		} else {
 			daemon_log("%s again: stopping the sweeps at once", name);

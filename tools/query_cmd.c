@@ -308,7 +308,7 @@ int cmd_devices(int argc, char **argv)
 		cli_error("devices takes no arguments, got '%s' (see 'lnmt devices --help')", argv[first]);
 		return EXIT_USAGE;
 	}
-	struct store *st = cli_store_open(q.db, true);
+	struct store *st = cli_store_open(q.db, true, 0);
 	if (!st)
 		return 1;
 	q.filter.limit = q.limit;
@@ -409,7 +409,7 @@ int cmd_device(int argc, char **argv)
 	}
 	if ((rc = parse_ip("address", argv[first], &ip)))
 		return rc;
-	struct store *st = cli_store_open(q.db, true);
+	struct store *st = cli_store_open(q.db, true, 0);
 	if (!st)
 		return 1;
 	rc = store_device_get(st, ip, &d);
@@ -542,7 +542,7 @@ int cmd_report(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	uint64_t since = q.since_us ? q.since_us : cli_now_us() - 24ull * 3600 * 1000000;
-	struct store *st = cli_store_open(q.db, true);
+	struct store *st = cli_store_open(q.db, true, 0);
 	if (!st)
 		return 1;
 	if (!strcmp(kind, "uptime")) {
@@ -618,7 +618,7 @@ int cmd_sweeps(int argc, char **argv)
 		cli_error("sweeps takes no arguments, got '%s' (see 'lnmt sweeps --help')", argv[first]);
 		return EXIT_USAGE;
 	}
-	struct store *st = cli_store_open(q.db, true);
+	struct store *st = cli_store_open(q.db, true, 0);
 	if (!st)
 		return 1;
 	struct list_ctx lc = { .format = q.format };

@@ -61,6 +61,7 @@ static const char scan_usage[] =
 "      --db DIR           the store (default: $LNMT_DB, /var/lib/lnmt as root,\n"
 "                         else $XDG_DATA_HOME/lnmt)\n"
 "      --no-store         print results only\n"
+"      --offline-after N  mark a device down after it missed N sweeps in a row (default 2)\n"
 "\n"
 "Output:\n"
 "  -f, --format FMT       text, jsonl or csv (default: text on a terminal, else jsonl)\n"
@@ -94,6 +95,7 @@ struct scan_opts {
 	const char *port_spec;
 	const char *db_dir;
 	bool no_store;
+	unsigned offline_after;
 	char targets_text[256];
 	int format;
 	bool quiet, verbose, dry_run;
@@ -101,7 +103,7 @@ struct scan_opts {
 
 enum {
 	OPT_RETRIES = 256, OPT_SEED, OPT_SHARD, OPT_EXCLUDE, OPT_EXCLUDE_FILE, OPT_SOURCE_IP,
-	OPT_GATEWAY_MAC, OPT_TX, OPT_BATCH, OPT_SENDERS, OPT_DRY_RUN, OPT_TTL, OPT_DB, OPT_NO_STORE,
+	OPT_GATEWAY_MAC, OPT_TX, OPT_BATCH, OPT_SENDERS, OPT_DRY_RUN, OPT_TTL, OPT_DB, OPT_NO_STORE, OPT_OFFLINE_AFTER,
 };
 
 static const struct option long_opts[] = {
@@ -124,6 +126,7 @@ static const struct option long_opts[] = {
 	{ "ttl", required_argument, NULL, OPT_TTL },
 	{ "db", required_argument, NULL, OPT_DB },
 	{ "no-store", no_argument, NULL, OPT_NO_STORE },
+	{ "offline-after", required_argument, NULL, OPT_OFFLINE_AFTER },
 	{ "format", required_argument, NULL, 'f' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -207,6 +210,11 @@ static int parse_option(struct scan_opts *o, int c, const char *arg)
 	case OPT_DRY_RUN: o->dry_run = true; return 0;
 	case OPT_DB: o->db_dir = arg; return 0;
 	case OPT_NO_STORE: o->no_store = true; return 0;
+	case OPT_OFFLINE_AFTER:
+		if (!cli_parse_u64(arg, 1, 1000, &v))
+			return bad_value("--offline-after", arg, "expected 1-1000 missed sweeps");
+		o->offline_after = (unsigned)v;
+		return 0;
 	case OPT_TTL:
 		if (!cli_parse_u64(arg, 1, 255, &v))
 			return bad_value("--ttl", arg, "expected 1-255");
@@ -354,7 +362,7 @@ static int run(struct scan_opts *o)
 	/* Open the store before the first probe: a bad --db fails fast instead of after a sweep. */
 	if (!o->no_store && !o->dry_run) {
 		ss.dir = o->db_dir ? o->db_dir : store_default_dir(dbdir, sizeof(dbdir));
-		if (scan_store_begin(&ss, ss.dir, &o->cfg, o->targets_text, o->port_spec))
+		if (scan_store_begin(&ss, ss.dir, o->offline_after, &o->cfg, o->targets_text, o->port_spec))
 			return 1;
 		sink.result = scan_store_result;
 		sink.progress = scan_store_progress;

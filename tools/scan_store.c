@@ -41,14 +41,14 @@ static struct store_range *covered_ranges(const struct sweep_config *cfg, size_t
 	return r;
 }
 
-int scan_store_begin(struct scan_store *ss, const char *dir, const struct sweep_config *cfg,
-		     const char *targets_text, const char *ports_text)
+int scan_store_begin(struct scan_store *ss, const char *dir, unsigned offline_after,
+		     const struct sweep_config *cfg, const char *targets_text, const char *ports_text)
 {
 	char err[512];
 	size_t n;
 	int rc;
 
-	ss->st = cli_store_open(dir, false);
+	ss->st = cli_store_open(dir, false, offline_after);
 	if (!ss->st)
 		return 1;
 	ss->info = (struct store_sweep){

@@ -23,8 +23,8 @@ struct scan_store {
  * Opens the store in dir (NULL: default) and starts recording a sweep of cfg. targets_text and
  * ports_text describe it in the sweep record. Returns 0, or non-zero after printing why.
  */
-int scan_store_begin(struct scan_store *ss, const char *dir, const struct sweep_config *cfg,
-		     const char *targets_text, const char *ports_text);
+int scan_store_begin(struct scan_store *ss, const char *dir, unsigned offline_after,
+		     const struct sweep_config *cfg, const char *targets_text, const char *ports_text);
 
 /* The sweep_sink callbacks of a storing scan: ctx is the struct scan_store. */
 void scan_store_result(void *ctx, const struct sweep_result *r);

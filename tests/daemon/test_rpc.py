@@ -74,9 +74,9 @@ def main():
     err, res = c.call("devices.list", {"limit": 5})
     check(err is None, "devices.list answers (%r)" % (err,))
     check(isinstance(res["devices"], list) and len(res["devices"]) <= 5, "devices.list respects limit")
-    for d in res["devices"]:
-        for key in ("ip", "state", "mac", "vendor", "first_seen", "last_seen", "rtt_us", "probes", "open_ports"):
-            check(key in d, "device %s has %s" % (d.get("ip"), key))
+    keys = ("ip", "state", "mac", "vendor", "first_seen", "last_seen", "rtt_us", "probes", "open_ports")
+    missing = [(d.get("ip"), k) for d in res["devices"] for k in keys if k not in d]
+    check(not missing, "every device has %s (missing: %r)" % (", ".join(keys), missing))
     check(res["next"] is None or isinstance(res["next"], str), "devices.list next is an address or nil")
 
     err, res = c.call("no.such.method", {})

@@ -925,6 +925,65 @@ Test(lab, store_survives_kill_9)
 }
 
 /*
+ * Ctrl-C part-way through a sweep: the devices it never reached did not miss anything. Every lab
+ * host is alive, so after the interrupted /16 no device may show a miss (each probed one
+ * answered; an unprobed one must be left alone).
+ */
+Test(lab, store_interrupted_sweep_records_no_misses)
+{
+	char *dir = store_dir();
+	const char *first[] = { "-P", "icmp", "--db", dir, "198.19.0.0/20", NULL };
+
+	need_lab();
+	lab_up(100, 0, 1);
+	free(scan(NULL, true, first).v);
+
+	int out[2];
+	cr_assert_eq(pipe(out), 0);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		dup2(out[1], 1);
+		close(out[0]);
+		execlp("ip", "ip", "netns", "exec", scan_ns(), lnmt_bin(), "scan", "-P", "icmp", "--rate", "20000",
+		       "--db", dir, "-f", "jsonl", "-q", "198.19.0.0/16", (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	size_t lines = 0;
+	char buf[65536];
+	ssize_t n;
+	bool sent = false;
+	/* Interrupt after 2000 results, then read to the end: lnmt drains, stores, exits 130. */
+	while ((n = read(out[0], buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			lines += buf[i] == '\n';
+		if (!sent && lines >= 2000) {
+			kill(pid, SIGINT);
+			sent = true;
+		}
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	close(out[0]);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 130, "the interrupted sweep should exit 130, got status %#x", st);
+	cr_log_info("interrupted after %zu results", lines);
+
+	const char *devices[] = { "devices", "-f", "jsonl", NULL };
+	struct run r = lnmt_query(dir, 0, devices);
+	size_t missed = 0, total = 0;
+	for (const char *p = r.out; (p = strstr(p, "\"missed\":")); p += 9) {
+		total++;
+		missed += p[9] != '0';
+	}
+	cr_expect_gt(total, 4095, "%zu devices stored, expected at least the 4096 of the first sweep", total);
+	cr_expect_eq(missed, 0, "%zu of %zu devices show a miss after an interrupted sweep of all-alive hosts",
+		     missed, total);
+	run_free(&r);
+	remove_store(dir);
+}
+
+/*
  * A full disk: the sweep still prints every result, says what was not stored, exits non-zero,
  * and the store keeps what it had. The store sits on a 1 MiB tmpfs in a private mount
  * namespace, far too small for a /16.

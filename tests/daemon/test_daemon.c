@@ -1,0 +1,1204 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_daemon.c: lnmtd against the lab: it runs inside the lab's scanner namespace, every sweep
+ * targets 198.18.0.0/15, and the tests talk to it through the api client (rpc.h) as any client
+ * would: status, a sweep awaited through its notifications, the devices it stored, params errors,
+ * jobs (runs, skips, history, surviving a restart), SIGTERM during a sweep, and a Python client.
+ *
+ * Environment (tests/meson.build): LNMTD_BIN, LNMT_BIN, LNMT_LAB_SCRIPT, LNMT_RPC_PY; LNMT_LAB
+ * (the lab's name, default lnmt) passes through. Nothing here sleeps to wait for the daemon: it
+ * blocks on the daemon's stderr (until "listening"), on rpc_recv() for notifications, and on a
+ * pidfd for its exit, each with a deadline.
+ */
+#include "rpc.h"
+
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define START_MS 15000
+#define NOTE_MS 30000
+
+static const char *env_or(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : dflt;
+}
+
+static const char *need_env(const char *name)
+{
+	const char *v = getenv(name);
+	cr_assert(v && *v, "%s is not set: run this test through 'meson test'", name);
+	return v;
+}
+
+static const char *scan_ns(void)
+{
+	static char ns[64];
+	snprintf(ns, sizeof(ns), "%s-scan", env_or("LNMT_LAB", "lnmt"));
+	return ns;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int left_ms(uint64_t deadline)
+{
+	uint64_t n = now_ms();
+	return n >= deadline ? 0 : (int)(deadline - n);
+}
+
+/* ---- running programs ---- */
+
+struct out {
+	int status; /* exit code, or 128 + signal */
+	char buf[65536];
+	size_t len;
+};
+
+/* Runs argv, stdout and stderr together into o->buf (truncated), waits for it. */
+static void run_capture(char *const argv[], struct out *o)
+{
+	int p[2];
+
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(p[1], 1) < 0 || dup2(p[1], 2) < 0)
+			_exit(126);
+		execvp(argv[0], argv);
+		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(p[1]);
+	o->len = 0;
+	for (;;) {
+		ssize_t n = read(p[0], o->buf + o->len, sizeof(o->buf) - 1 - o->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		o->len += (size_t)n;
+		if (o->len == sizeof(o->buf) - 1) {
+			char sink[4096];
+			while (read(p[0], sink, sizeof(sink)) > 0)
+				;
+			break;
+		}
+	}
+	o->buf[o->len] = '\0';
+	close(p[0]);
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		cr_assert_eq(errno, EINTR);
+	o->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static bool have_lab_tools(void)
+{
+	if (geteuid() != 0)
+		return false;
+	struct out o;
+	char *argv[] = { "ip", "netns", "list", NULL };
+	run_capture(argv, &o);
+	return o.status == 0;
+}
+
+/* Skips (never passes) where the lab cannot exist; brings it up at its defaults otherwise. */
+static void need_lab(void)
+{
+	if (geteuid() != 0)
+		cr_skip_test("lab tests need root (network namespaces, raw sockets); running as uid %u",
+			     (unsigned)geteuid());
+	if (!have_lab_tools())
+		cr_skip_test("'ip netns' is unavailable");
+	struct out o;
+	char *argv[] = { (char *)need_env("LNMT_LAB_SCRIPT"), "up", NULL };
+	run_capture(argv, &o);
+	cr_assert_eq(o.status, 0, "tools/lab up failed (exit %d): %s", o.status, o.buf);
+}
+
+/* ---- the daemon ---- */
+
+struct lnmtd {
+	pid_t pid;
+	int pidfd;
+	int err_fd;              /* its stderr */
+	char log[65536];
+	size_t log_len;
+	char dir[64], sock[128], db[128];
+};
+
+static struct lnmtd D;       /* the daemon of the running test (tests run one at a time) */
+static bool lab_changed;     /* a test reconfigured the lab: teardown puts the defaults back */
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb, (void)flag, (void)ftw;
+	return remove(p);
+}
+
+/* Appends what the daemon logged to D.log, waiting up to ms for something. */
+static bool read_log(struct lnmtd *d, int ms)
+{
+	struct pollfd pfd = { .fd = d->err_fd, .events = POLLIN };
+
+	if (d->err_fd < 0 || poll(&pfd, 1, ms) <= 0)
+		return false;
+	ssize_t n = read(d->err_fd, d->log + d->log_len, sizeof(d->log) - 1 - d->log_len);
+	if (n <= 0) {
+		close(d->err_fd);
+		d->err_fd = -1;
+		return false;
+	}
+	d->log_len += (size_t)n;
+	d->log[d->log_len] = '\0';
+	return true;
+}
+
+static void drain_log(struct lnmtd *d)
+{
+	while (read_log(d, 0))
+		;
+}
+
+static void make_dirs(struct lnmtd *d)
+{
+	snprintf(d->dir, sizeof(d->dir), "/tmp/lnmtd-test-XXXXXX");
+	cr_assert_not_null(mkdtemp(d->dir), "mkdtemp: %s", strerror(errno));
+	snprintf(d->sock, sizeof(d->sock), "%s/lnmtd.sock", d->dir);
+	snprintf(d->db, sizeof(d->db), "%s/db", d->dir);
+}
+
+/* Starts lnmtd in the scanner namespace with extra args (NULL-terminated) and returns once it
+ * logs "listening"; asserts the whole log when it does not. */
+static void start_lnmtd(struct lnmtd *d, const char *const *extra)
+{
+	char *argv[24] = { "ip", "netns", "exec", (char *)scan_ns(), (char *)need_env("LNMTD_BIN"), "--foreground",
+			   "--socket", d->sock, "--db", d->db };
+	int n = 10, p[2];
+
+	for (; extra && *extra; extra++)
+		argv[n++] = (char *)*extra;
+	argv[n] = NULL;
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	d->log_len = 0;
+	d->log[0] = '\0';
+	d->pid = fork();
+	cr_assert_neq(d->pid, -1);
+	if (d->pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(p[1], 2) < 0)
+			_exit(126);
+		/* ip netns exec execs the program itself: this pid is lnmtd's. */
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	d->err_fd = p[0];
+	d->pidfd = (int)syscall(SYS_pidfd_open, d->pid, 0);
+	cr_assert_geq(d->pidfd, 0, "pidfd_open: %s", strerror(errno));
+	uint64_t deadline = now_ms() + START_MS;
+	while (!strstr(d->log, "lnmtd: listening on ")) {
+		if (!read_log(d, left_ms(deadline)) && (d->err_fd < 0 || !left_ms(deadline)))
+			cr_assert_fail("lnmtd did not start listening within %d ms; its log:\n%s", START_MS, d->log);
+	}
+}
+
+/* Waits up to ms for the daemon to exit; its exit code, or 128 + signal, or -1 on timeout. */
+static int wait_exit(struct lnmtd *d, int ms)
+{
+	uint64_t deadline = now_ms() + (uint64_t)ms;
+
+	for (;;) {
+		struct pollfd fds[2] = { { .fd = d->pidfd, .events = POLLIN }, { .fd = d->err_fd, .events = POLLIN } };
+		int n = poll(fds, d->err_fd >= 0 ? 2 : 1, left_ms(deadline));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (fds[1].revents)
+			read_log(d, 0);
+		if (fds[0].revents) {
+			int st;
+			while (waitpid(d->pid, &st, 0) < 0)
+				cr_assert_eq(errno, EINTR);
+			drain_log(d);
+			close(d->pidfd);
+			d->pid = 0;
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		}
+		if (!left_ms(deadline))
+			return -1;
+	}
+}
+
+static int stop_lnmtd(struct lnmtd *d)
+{
+	if (!d->pid)
+		return 0;
+	kill(d->pid, SIGTERM);
+	int rc = wait_exit(d, 20000);
+	if (rc < 0) {
+		kill(d->pid, SIGKILL);
+		wait_exit(d, 5000);
+	}
+	return rc;
+}
+
+static void setup(void)
+{
+	memset(&D, 0, sizeof(D));
+	D.err_fd = -1;
+	make_dirs(&D);
+}
+
+static void teardown(void)
+{
+	if (D.pid) {
+		int rc = stop_lnmtd(&D);
+		if (rc != 0)
+			cr_log_error("lnmtd exited %d at teardown; its log:\n%s", rc, D.log);
+	}
+	if (D.err_fd >= 0)
+		close(D.err_fd);
+	if (D.dir[0])
+		nftw(D.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	if (lab_changed) {
+		struct out o;
+		char *argv[] = { (char *)need_env("LNMT_LAB_SCRIPT"), "up", NULL };
+		lab_changed = false;
+		run_capture(argv, &o);
+		if (o.status)
+			cr_log_error("restoring the lab defaults failed (exit %d): %s", o.status, o.buf);
+	}
+}
+
+TestSuite(daemon, .init = setup, .fini = teardown, .timeout = 120);
+
+/* ---- RPC ---- */
+
+/* Params under construction: [ {...} ], packed by the test, copied raw into the request. */
+struct params {
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+};
+
+static struct params *params_new(uint32_t n_keys)
+{
+	struct params *p = calloc(1, sizeof(*p));
+	cr_assert_not_null(p);
+	msgpack_sbuffer_init(&p->sb);
+	msgpack_packer_init(&p->pk, &p->sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&p->pk, 1);
+	msgpack_pack_map(&p->pk, n_keys);
+	return p;
+}
+
+static void p_str(struct params *p, const char *key, const char *v)
+{
+	rpc_pack_str(&p->pk, key);
+	rpc_pack_str(&p->pk, v);
+}
+
+static void p_u64(struct params *p, const char *key, uint64_t v)
+{
+	rpc_pack_str(&p->pk, key);
+	msgpack_pack_uint64(&p->pk, v);
+}
+
+/* key: [strings...] (NULL-terminated). */
+static void p_strs(struct params *p, const char *key, ...)
+{
+	const char *v[16];
+	uint32_t n = 0;
+	va_list ap;
+
+	va_start(ap, key);
+	for (const char *s; (s = va_arg(ap, const char *)) && n < 16;)
+		v[n++] = s;
+	va_end(ap);
+	rpc_pack_str(&p->pk, key);
+	msgpack_pack_array(&p->pk, n);
+	for (uint32_t i = 0; i < n; i++)
+		rpc_pack_str(&p->pk, v[i]);
+}
+
+static void pack_raw(void *arg, msgpack_packer *pk)
+{
+	struct params *p = arg;
+	pk->callback(pk->data, p->sb.data, p->sb.size);
+}
+
+struct result {
+	int code;             /* 0, an RPC error code, or a negative errno */
+	char err[256];
+	msgpack_zone *zone;
+	msgpack_object o;
+};
+
+static void result_free(struct result *r)
+{
+	if (r->zone)
+		msgpack_zone_free(r->zone);
+	r->zone = NULL;
+}
+
+/* Calls method with p (freed; NULL: []). */
+static struct result call(struct rpc_client *c, const char *method, struct params *p)
+{
+	struct result r = { 0 };
+
+	r.code = rpc_call(c, method, p ? pack_raw : NULL, p, &r.zone, &r.o, r.err, sizeof(r.err));
+	if (p) {
+		msgpack_sbuffer_destroy(&p->sb);
+		free(p);
+	}
+	return r;
+}
+
+/* A call that must succeed. */
+static struct result call_ok(struct rpc_client *c, const char *method, struct params *p)
+{
+	struct result r = call(c, method, p);
+	cr_assert_eq(r.code, 0, "%s failed: %d %s", method, r.code, r.err);
+	return r;
+}
+
+static const msgpack_object *get(const msgpack_object *map, const char *key)
+{
+	if (!map || map->type != MSGPACK_OBJECT_MAP)
+		return NULL;
+	for (uint32_t i = 0; i < map->via.map.size; i++) {
+		const msgpack_object_kv *kv = &map->via.map.ptr[i];
+		if (kv->key.type == MSGPACK_OBJECT_STR && kv->key.via.str.size == strlen(key) &&
+		    !memcmp(kv->key.via.str.ptr, key, kv->key.via.str.size))
+			return &kv->val;
+	}
+	return NULL;
+}
+
+static uint64_t get_u64(const msgpack_object *map, const char *key)
+{
+	const msgpack_object *v = get(map, key);
+	cr_assert(v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER, "'%s' is missing or not an unsigned integer", key);
+	return v->via.u64;
+}
+
+/* The string under key into buf ("" when missing or not a string). */
+static const char *get_str(const msgpack_object *map, const char *key, char *buf, size_t len)
+{
+	const msgpack_object *v = get(map, key);
+	buf[0] = '\0';
+	if (v && v->type == MSGPACK_OBJECT_STR)
+		snprintf(buf, len, "%.*s", (int)v->via.str.size, v->via.str.ptr);
+	return buf;
+}
+
+static struct rpc_client *connect_to(struct lnmtd *d)
+{
+	struct rpc_client *c = NULL;
+	int rc = rpc_client_connect(&c, d->sock);
+	cr_assert_eq(rc, 0, "connecting to %s: %s", d->sock, strerror(-rc));
+	rpc_client_set_timeout(c, NOTE_MS);
+	return c;
+}
+
+/* Notifications seen while waiting, by kind. */
+struct seen {
+	unsigned progress, done, dev_new, dev_up, dev_down, dev_many, job_started, job_skipped, other;
+};
+
+static void count(struct seen *s, const char *m)
+{
+	if (!strcmp(m, "scan.progress"))
+		s->progress++;
+	else if (!strcmp(m, "scan.done"))
+		s->done++;
+	else if (!strcmp(m, "device.new"))
+		s->dev_new++;
+	else if (!strcmp(m, "device.up"))
+		s->dev_up++;
+	else if (!strcmp(m, "device.down"))
+		s->dev_down++;
+	else if (!strcmp(m, "job.started"))
+		s->job_started++;
+	else if (!strcmp(m, "job.skipped"))
+		s->job_skipped++;
+	else if (!strcmp(m, "device.many"))
+		s->dev_many++;
+	else
+		s->other++;
+}
+
+/*
+ * Receives until a `method` notification whose params map has key == value (key NULL: any);
+ * counts every notification on the way into *s. Returns the params map in *out (free out->zone).
+ */
+static void wait_note(struct rpc_client *c, const char *method, const char *key, uint64_t value, struct seen *s,
+		      struct result *out)
+{
+	uint64_t deadline = now_ms() + NOTE_MS;
+
+	for (;;) {
+		struct result r = { 0 };
+		char name[64];
+		int type;
+		r.code = rpc_recv(c, left_ms(deadline), &type, NULL, name, sizeof(name), &r.zone, &r.o, NULL, r.err,
+				  sizeof(r.err));
+		cr_assert_eq(r.code, 0, "waiting %d ms for %s: %s; lnmtd's log:\n%s", NOTE_MS, method, strerror(-r.code),
+			     (drain_log(&D), D.log));
+		if (type != 2) {
+			result_free(&r);
+			continue;
+		}
+		count(s, name);
+		/* Notification params are [ {...} ]. */
+		cr_assert(r.o.type == MSGPACK_OBJECT_ARRAY && r.o.via.array.size == 1 &&
+			  r.o.via.array.ptr[0].type == MSGPACK_OBJECT_MAP, "%s: params are not [map]", name);
+		const msgpack_object *m = &r.o.via.array.ptr[0];
+		if (!strcmp(name, method) && (!key || (get(m, key) && get(m, key)->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+						       get(m, key)->via.u64 == value))) {
+			out->zone = r.zone;
+			out->o = *m;
+			out->code = 0;
+			return;
+		}
+		result_free(&r);
+	}
+}
+
+static void subscribe(struct rpc_client *c, const char *t1, const char *t2)
+{
+	struct params *p = params_new(1);
+	p_strs(p, "topics", t1, t2, NULL);
+	struct result r = call_ok(c, "events.subscribe", p);
+	result_free(&r);
+}
+
+static uint64_t scan_start(struct rpc_client *c, struct params *p)
+{
+	struct result r = call_ok(c, "scan.start", p);
+	uint64_t id = get_u64(&r.o, "id");
+	result_free(&r);
+	return id;
+}
+
+/* Addresses alive in the lab inside cidr (tools/lab truth). */
+static unsigned lab_truth_count(const char *cidr)
+{
+	struct out o;
+	char *argv[] = { (char *)need_env("LNMT_LAB_SCRIPT"), "truth", (char *)cidr, NULL };
+	run_capture(argv, &o);
+	cr_assert_eq(o.status, 0, "tools/lab truth failed: %s", o.buf);
+	unsigned n = 0;
+	for (size_t i = 0; i < o.len; i++)
+		n += o.buf[i] == '\n';
+	return n;
+}
+
+static void lab_config(const char *alive)
+{
+	struct out o;
+	char *argv[] = { (char *)need_env("LNMT_LAB_SCRIPT"), "up", "--alive", (char *)alive, NULL };
+	lab_changed = true;
+	run_capture(argv, &o);
+	cr_assert_eq(o.status, 0, "tools/lab up --alive %s failed: %s", alive, o.buf);
+}
+
+/* ---- tests ---- */
+
+Test(daemon, status_sweep_and_devices)
+{
+	need_lab();
+	start_lnmtd(&D, NULL);
+	struct rpc_client *c = connect_to(&D);
+	char buf[128];
+
+	struct result r = call_ok(c, "system.status", NULL);
+	cr_assert_str_eq(get_str(&r.o, "version", buf, sizeof(buf)), LNMT_VERSION);
+	cr_assert_eq(get_u64(&r.o, "sweeps_running"), 0);
+	const msgpack_object *store = get(&r.o, "store");
+	cr_assert_str_eq(get_str(store, "path", buf, sizeof(buf)), D.db);
+	cr_assert_gt(get_u64(store, "size_bytes"), 0);
+	cr_assert_geq(get_u64(get(&r.o, "counters"), "requests"), 1);
+	result_free(&r);
+
+	subscribe(c, "scan", "device");
+	struct params *p = params_new(2);
+	p_strs(p, "targets", "198.19.0.0/24", NULL);
+	p_strs(p, "probes", "icmp", NULL);
+	uint64_t id = scan_start(c, p);
+	cr_assert_gt(id, 0);
+
+	struct seen s = { 0 };
+	struct result done;
+	wait_note(c, "scan.done", "id", id, &s, &done);
+	cr_assert_str_eq(get_str(&done.o, "state", buf, sizeof(buf)), "done");
+	cr_assert_eq(get_u64(&done.o, "addresses"), 256);
+	cr_assert_eq(get_u64(&done.o, "live"), 256);
+	cr_assert_eq(get_u64(&done.o, "new"), 256);
+	result_free(&done);
+	/* Device notifications go out before scan.done: one device.new per address. */
+	cr_assert_eq(s.dev_new, 256, "device.new notifications: %u", s.dev_new);
+	cr_assert_eq(s.dev_up + s.dev_down, 0);
+	cr_assert_geq(s.progress, 1, "no scan.progress before scan.done");
+
+	p = params_new(2);
+	p_str(p, "subnet", "198.19.0.0/24");
+	p_u64(p, "limit", 1000);
+	r = call_ok(c, "devices.list", p);
+	const msgpack_object *devs = get(&r.o, "devices");
+	cr_assert(devs && devs->type == MSGPACK_OBJECT_ARRAY);
+	cr_assert_eq(devs->via.array.size, 256, "devices.list: %u devices", devs->via.array.size);
+	for (uint32_t i = 0; i < devs->via.array.size; i++) {
+		char want[24];
+		snprintf(want, sizeof(want), "198.19.0.%u", i);
+		cr_assert_str_eq(get_str(&devs->via.array.ptr[i], "ip", buf, sizeof(buf)), want);
+		cr_assert_str_eq(get_str(&devs->via.array.ptr[i], "state", buf, sizeof(buf)), "up");
+		cr_assert_str_eq(get_str(&devs->via.array.ptr[i], "probes", buf, sizeof(buf)), "icmp");
+	}
+	cr_assert_eq(get(&r.o, "next")->type, MSGPACK_OBJECT_NIL);
+	result_free(&r);
+
+	/* Paging: 100 at a time, next is the cursor. */
+	p = params_new(1);
+	p_u64(p, "limit", 100);
+	r = call_ok(c, "devices.list", p);
+	cr_assert_str_eq(get_str(&r.o, "next", buf, sizeof(buf)), "198.19.0.99");
+	result_free(&r);
+
+	p = params_new(1);
+	p_str(p, "ip", "198.19.0.7");
+	r = call_ok(c, "devices.get", p);
+	cr_assert_str_eq(get_str(&r.o, "ip", buf, sizeof(buf)), "198.19.0.7");
+	const msgpack_object *obs = get(&r.o, "observations");
+	cr_assert(obs && obs->type == MSGPACK_OBJECT_ARRAY && obs->via.array.size == 1);
+	cr_assert_eq(get_u64(&obs->via.array.ptr[0], "sweep"), id);
+	result_free(&r);
+
+	p = params_new(1);
+	p_str(p, "ip", "198.19.1.7");
+	r = call(c, "devices.get", p);
+	cr_assert_eq(r.code, RPC_E_NOT_FOUND, "devices.get of a device never seen: %d %s", r.code, r.err);
+
+	p = params_new(1);
+	p_u64(p, "id", id);
+	r = call_ok(c, "scan.status", p);
+	cr_assert_str_eq(get_str(&r.o, "state", buf, sizeof(buf)), "done");
+	cr_assert_eq(get_u64(&r.o, "percent"), 100);
+	result_free(&r);
+
+	r = call_ok(c, "report.network", NULL);
+	cr_assert_eq(get_u64(&r.o, "devices"), 256);
+	result_free(&r);
+	p = params_new(1);
+	p_str(p, "subnet", "198.19.0.0/28");
+	r = call_ok(c, "report.uptime", p);
+	cr_assert_eq(get(&r.o, "devices")->via.array.size, 16);
+	result_free(&r);
+
+	r = call_ok(c, "scan.list", NULL);
+	cr_assert_eq(get(&r.o, "sweeps")->via.array.size, 1);
+	result_free(&r);
+
+	r = call_ok(c, "system.status", NULL);
+	cr_assert_eq(get_u64(&r.o, "sweeps_done"), 1);
+	result_free(&r);
+	rpc_client_close(c);
+	cr_assert_eq(stop_lnmtd(&D), 0, "lnmtd's exit at SIGTERM; log:\n%s", D.log);
+}
+
+/* Calls scan.start (or method) with p and expects error code with msg in its message. */
+static void expect_error(struct rpc_client *c, const char *method, struct params *p, int code, const char *msg)
+{
+	struct result r = call(c, method, p);
+	cr_assert_eq(r.code, code, "%s: expected error %d ('%s'), got %d '%s'", method, code, msg, r.code, r.err);
+	cr_assert(strstr(r.err, msg), "%s: expected '%s' in the message, got '%s'", method, msg, r.err);
+	result_free(&r);
+}
+
+Test(daemon, bad_params)
+{
+	need_lab();
+	start_lnmtd(&D, NULL);
+	struct rpc_client *c = connect_to(&D);
+
+	struct params *p = params_new(0);
+	expect_error(c, "scan.start", p, RPC_E_BAD_PARAMS, "missing targets");
+	p = params_new(1);
+	p_strs(p, "targets", "198.18.0.300", NULL);
+	expect_error(c, "scan.start", p, RPC_E_BAD_PARAMS, "bad target '198.18.0.300': octet out of range");
+	p = params_new(2);
+	p_strs(p, "targets", "198.19.0.0/24", NULL);
+	p_strs(p, "probes", "ping", NULL);
+	expect_error(c, "scan.start", p, RPC_E_BAD_PARAMS, "bad probe 'ping'");
+	p = params_new(1);
+	p_str(p, "targets", "198.19.0.0/24"); /* a string, not an array */
+	expect_error(c, "scan.start", p, RPC_E_BAD_PARAMS, "targets");
+	p = params_new(2);
+	p_strs(p, "targets", "198.19.0.0/24", NULL);
+	p_str(p, "rate", "fast");
+	expect_error(c, "scan.start", p, RPC_E_BAD_PARAMS, "rate");
+	p = params_new(2);
+	p_strs(p, "targets", "198.19.0.0/24", NULL);
+	p_str(p, "ports", "99999");
+	expect_error(c, "scan.start", p, RPC_E_BAD_PARAMS, "99999");
+	p = params_new(1);
+	p_strs(p, "target", "198.19.0.0/24", NULL);
+	expect_error(c, "scan.start", p, RPC_E_BAD_PARAMS, "unknown param 'target'");
+	p = params_new(1);
+	p_strs(p, "targets", "@/etc/passwd", NULL);
+	expect_error(c, "scan.start", p, RPC_E_BAD_PARAMS, "files are not read");
+	p = params_new(2);
+	p_strs(p, "targets", "198.19.0.0/24", NULL);
+	p_str(p, "interface", "nosuch0");
+	expect_error(c, "scan.start", p, RPC_E_BAD_PARAMS, "nosuch0");
+	expect_error(c, "no.such.method", NULL, RPC_E_NO_METHOD, "no.such.method");
+	expect_error(c, "devices.get", params_new(0), RPC_E_BAD_PARAMS, "ip");
+	p = params_new(1);
+	p_str(p, "ip", "198.19.0.256");
+	expect_error(c, "devices.get", p, RPC_E_BAD_PARAMS, "198.19.0.256");
+	p = params_new(1);
+	p_u64(p, "id", 999);
+	expect_error(c, "scan.status", p, RPC_E_NOT_FOUND, "999");
+	p = params_new(1);
+	p_u64(p, "id", 999);
+	expect_error(c, "scan.cancel", p, RPC_E_NOT_FOUND, "999");
+	p = params_new(1);
+	p_u64(p, "id", 999);
+	expect_error(c, "jobs.remove", p, RPC_E_NOT_FOUND, "999");
+	p = params_new(1);
+	p_strs(p, "targets", "198.19.0.0/28", NULL);
+	expect_error(c, "jobs.add", p, RPC_E_BAD_PARAMS, "every_s");
+	p = params_new(2);
+	p_strs(p, "targets", "198.19.0.0/28", NULL);
+	p_str(p, "cron", "*/5 * * *");
+	expect_error(c, "jobs.add", p, RPC_E_BAD_PARAMS, "5 fields");
+	p = params_new(1);
+	p_strs(p, "topics", "weather", NULL);
+	expect_error(c, "events.subscribe", p, RPC_E_BAD_PARAMS, "weather");
+
+	/* The server answered everything and is still well. */
+	struct result r = call_ok(c, "system.status", NULL);
+	cr_assert_geq(get_u64(get(&r.o, "counters"), "errors"), 18);
+	result_free(&r);
+	rpc_client_close(c);
+	cr_assert_eq(stop_lnmtd(&D), 0);
+}
+
+Test(daemon, device_transitions)
+{
+	need_lab();
+	/* OFFLINE_AFTER=1 from a config file: a device is down after one missed sweep. */
+	char cfg[160];
+	snprintf(cfg, sizeof(cfg), "%s/lnmtd.conf", D.dir);
+	FILE *f = fopen(cfg, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "# test config\nOFFLINE_AFTER = 1\nPROGRESS_MS=200\n");
+	fclose(f);
+	const char *extra[] = { "--config", cfg, NULL };
+	start_lnmtd(&D, extra);
+	cr_assert(strstr(D.log, "OFFLINE_AFTER=1"), "config not applied; log:\n%s", D.log);
+	struct rpc_client *c = connect_to(&D);
+	subscribe(c, "scan", "device");
+	struct seen s = { 0 };
+	struct result done;
+
+	struct params *p = params_new(2);
+	p_strs(p, "targets", "198.19.0.0/24", NULL);
+	p_strs(p, "probes", "icmp", NULL);
+	wait_note(c, "scan.done", "id", scan_start(c, p), &s, &done);
+	result_free(&done);
+	cr_assert_eq(s.dev_new, 256);
+
+	lab_config("50");
+	unsigned alive = lab_truth_count("198.19.0.0/24");
+	cr_assert(alive > 0 && alive < 256, "lab --alive 50 left %u of 256 alive", alive);
+	s = (struct seen){ 0 };
+	p = params_new(3);
+	p_strs(p, "targets", "198.19.0.0/24", NULL);
+	p_strs(p, "probes", "icmp", NULL);
+	p_u64(p, "wait_ms", 300);
+	uint64_t id = scan_start(c, p);
+	wait_note(c, "scan.done", "id", id, &s, &done);
+	cr_assert_eq(get_u64(&done.o, "went_down"), 256 - alive);
+	result_free(&done);
+	cr_assert_eq(s.dev_down, 256 - alive, "device.down: %u, lab says %u dead", s.dev_down, 256 - alive);
+	cr_assert_eq(s.dev_new + s.dev_up, 0);
+
+	lab_config("100");
+	s = (struct seen){ 0 };
+	p = params_new(2);
+	p_strs(p, "targets", "198.19.0.0/24", NULL);
+	p_strs(p, "probes", "icmp", NULL);
+	wait_note(c, "scan.done", "id", scan_start(c, p), &s, &done);
+	result_free(&done);
+	cr_assert_eq(s.dev_up, 256 - alive, "device.up: %u, expected %u", s.dev_up, 256 - alive);
+	cr_assert_eq(s.dev_new + s.dev_down, 0);
+	rpc_client_close(c);
+	cr_assert_eq(stop_lnmtd(&D), 0);
+}
+
+Test(daemon, device_many_for_a_large_first_sweep)
+{
+	need_lab();
+	start_lnmtd(&D, NULL);
+	struct rpc_client *c = connect_to(&D);
+	subscribe(c, "scan", "device");
+	struct params *p = params_new(2);
+	p_strs(p, "targets", "198.19.0.0/16", NULL);
+	p_strs(p, "probes", "icmp", NULL);
+	uint64_t id = scan_start(c, p);
+	struct seen s = { 0 };
+	struct result many, done;
+	/* 65536 new devices are past DAEMON_MAX_DEVICE_NOTES: one device.many, then scan.done. */
+	wait_note(c, "device.many", "sweep", id, &s, &many);
+	cr_assert_eq(get_u64(&many.o, "new"), 65536);
+	cr_assert_eq(get_u64(&many.o, "up") + get_u64(&many.o, "down"), 0);
+	result_free(&many);
+	wait_note(c, "scan.done", "id", id, &s, &done);
+	cr_assert_eq(get_u64(&done.o, "live"), 65536);
+	result_free(&done);
+	cr_assert_eq(s.dev_new + s.dev_up + s.dev_down, 0, "one by one notifications: %u", s.dev_new);
+	rpc_client_close(c);
+	cr_assert_eq(stop_lnmtd(&D), 0);
+}
+
+struct runs_seen {
+	unsigned n, skipped;
+	uint64_t found;
+};
+
+Test(daemon, jobs_run_skip_and_survive_restart)
+{
+	need_lab();
+	start_lnmtd(&D, NULL);
+	struct rpc_client *c = connect_to(&D);
+	char buf[128];
+	subscribe(c, "scan", "job");
+
+	/* Every second on a /28: two runs, seen through their scan.done. */
+	struct params *p = params_new(4);
+	p_str(p, "name", "often");
+	p_strs(p, "targets", "198.19.0.0/28", NULL);
+	p_strs(p, "probes", "icmp", NULL);
+	p_u64(p, "every_s", 1);
+	struct result r = call_ok(c, "jobs.add", p);
+	uint64_t job = get_u64(&r.o, "id");
+	result_free(&r);
+	struct seen s = { 0 };
+	struct result done;
+	for (int i = 0; i < 2; i++) {
+		wait_note(c, "scan.done", "job", job, &s, &done);
+		cr_assert_eq(get_u64(&done.o, "live"), 16);
+		result_free(&done);
+	}
+	p = params_new(2);
+	p_u64(p, "id", job);
+	p_u64(p, "history", 100);
+	r = call_ok(c, "jobs.list", p);
+	const msgpack_object *jobs = get(&r.o, "jobs");
+	cr_assert_eq(jobs->via.array.size, 1);
+	const msgpack_object *j = &jobs->via.array.ptr[0];
+	cr_assert_str_eq(get_str(j, "name", buf, sizeof(buf)), "often");
+	cr_assert_geq(get_u64(j, "runs"), 2);
+	cr_assert_geq(get(j, "history")->via.array.size, 2);
+	cr_assert_eq(get_u64(get(j, "last_run"), "found"), 16);
+	result_free(&r);
+	p = params_new(1);
+	p_u64(p, "id", job);
+	r = call_ok(c, "jobs.remove", p);
+	result_free(&r);
+	r = call_ok(c, "jobs.list", NULL);
+	cr_assert_eq(get(&r.o, "jobs")->via.array.size, 0);
+	result_free(&r);
+
+	/* A run that outlasts the interval: the next one is skipped, and the skip recorded. */
+	p = params_new(4);
+	p_strs(p, "targets", "198.19.0.0/22", NULL);
+	p_strs(p, "probes", "icmp", NULL);
+	p_u64(p, "rate", 300);
+	p_u64(p, "every_s", 1);
+	r = call_ok(c, "jobs.add", p);
+	uint64_t slow = get_u64(&r.o, "id");
+	result_free(&r);
+	struct result skip;
+	wait_note(c, "job.skipped", "job", slow, &s, &skip);
+	uint64_t running_sweep = get_u64(&skip.o, "id");
+	result_free(&skip);
+	p = params_new(1);
+	p_u64(p, "id", slow);
+	r = call_ok(c, "jobs.list", p);
+	j = &get(&r.o, "jobs")->via.array.ptr[0];
+	cr_assert_geq(get_u64(j, "skipped"), 1);
+	cr_assert_eq(get_u64(j, "running"), running_sweep);
+	const msgpack_object *hist = get(j, "history");
+	cr_assert_geq(hist->via.array.size, 1);
+	cr_assert_eq(get(&hist->via.array.ptr[0], "skipped")->type, MSGPACK_OBJECT_BOOLEAN);
+	cr_assert(get(&hist->via.array.ptr[0], "skipped")->via.boolean, "the newest history entry is the skip");
+	result_free(&r);
+	p = params_new(1);
+	p_u64(p, "id", slow);
+	r = call_ok(c, "jobs.remove", p);
+	cr_assert_eq(get_u64(&r.o, "running"), running_sweep);
+	result_free(&r);
+	p = params_new(1);
+	p_u64(p, "id", running_sweep);
+	r = call_ok(c, "scan.cancel", p);
+	result_free(&r);
+	wait_note(c, "scan.done", "id", running_sweep, &s, &done);
+	cr_assert_str_eq(get_str(&done.o, "state", buf, sizeof(buf)), "interrupted");
+	result_free(&done);
+
+	/* A job kept across a restart, with its history. */
+	p = params_new(4);
+	p_str(p, "name", "hourly");
+	p_strs(p, "targets", "198.19.0.0/28", NULL);
+	p_strs(p, "probes", "icmp", NULL);
+	p_u64(p, "every_s", 3600);
+	r = call_ok(c, "jobs.add", p);
+	uint64_t hourly = get_u64(&r.o, "id");
+	result_free(&r);
+	wait_note(c, "scan.done", "job", hourly, &s, &done); /* an interval job runs first at once */
+	uint64_t sweep = get_u64(&done.o, "id");
+	result_free(&done);
+	rpc_client_close(c);
+	/* Its run is recorded by the sweep thread after scan.done: SIGTERM waits for that thread. */
+	cr_assert_eq(stop_lnmtd(&D), 0, "log:\n%s", D.log);
+
+	start_lnmtd(&D, NULL);
+	c = connect_to(&D);
+	r = call_ok(c, "jobs.list", NULL);
+	jobs = get(&r.o, "jobs");
+	cr_assert_eq(jobs->via.array.size, 1, "jobs after restart: %u", jobs->via.array.size);
+	j = &jobs->via.array.ptr[0];
+	cr_assert_eq(get_u64(j, "id"), hourly);
+	cr_assert_str_eq(get_str(j, "name", buf, sizeof(buf)), "hourly");
+	cr_assert_eq(get_u64(j, "runs"), 1);
+	cr_assert_eq(get_u64(j, "every_s"), 3600);
+	cr_assert_eq(get_u64(get(j, "last_run"), "sweep"), sweep);
+	cr_assert_eq(get(j, "running")->type, MSGPACK_OBJECT_NIL, "not due again for an hour");
+	result_free(&r);
+	rpc_client_close(c);
+	cr_assert_eq(stop_lnmtd(&D), 0);
+}
+
+Test(daemon, sigterm_stores_the_interrupted_sweep)
+{
+	need_lab();
+	start_lnmtd(&D, NULL);
+	struct rpc_client *c = connect_to(&D);
+	subscribe(c, "scan", NULL);
+
+	/* A /16 at 2000 pps takes half a minute: SIGTERM arrives well inside it. */
+	struct params *p = params_new(3);
+	p_strs(p, "targets", "198.19.0.0/16", NULL);
+	p_strs(p, "probes", "icmp", NULL);
+	p_u64(p, "rate", 2000);
+	uint64_t id = scan_start(c, p);
+	struct seen s = { 0 };
+	struct result prog;
+	wait_note(c, "scan.progress", "id", id, &s, &prog);
+	cr_assert_gt(get_u64(&prog.o, "sent"), 0);
+	cr_assert_lt(get_u64(&prog.o, "percent"), 100);
+	result_free(&prog);
+
+	uint64_t t0 = now_ms();
+	kill(D.pid, SIGTERM);
+	/* The client still hears the sweep end before the server closes. */
+	struct result done;
+	wait_note(c, "scan.done", "id", id, &s, &done);
+	char buf[64];
+	cr_assert_str_eq(get_str(&done.o, "state", buf, sizeof(buf)), "interrupted");
+	uint64_t live = get_u64(&done.o, "live");
+	cr_assert_gt(live, 0);
+	cr_assert_lt(live, 65536);
+	result_free(&done);
+	rpc_client_close(c);
+	int rc = wait_exit(&D, 20000);
+	cr_assert_eq(rc, 0, "lnmtd exit after SIGTERM: %d; log:\n%s", rc, D.log);
+	cr_log_info("lnmtd stopped %llu ms after SIGTERM", (unsigned long long)(now_ms() - t0));
+	cr_assert(strstr(D.log, "SIGTERM"), "log:\n%s", D.log);
+	cr_assert(strstr(D.log, "lnmtd: stopped"), "log:\n%s", D.log);
+
+	/* The store says what happened, to the CLI as to anyone. */
+	struct out o;
+	char *argv[] = { (char *)need_env("LNMT_BIN"), "sweeps", "--db", D.db, "-f", "jsonl", NULL };
+	run_capture(argv, &o);
+	cr_assert_eq(o.status, 0, "lnmt sweeps: %s", o.buf);
+	char want[64];
+	snprintf(want, sizeof(want), "{\"id\":%llu,", (unsigned long long)id);
+	cr_assert(!strncmp(o.buf, want, strlen(want)), "lnmt sweeps: %s", o.buf);
+	cr_assert(strstr(o.buf, "\"ended\":\"interrupted\""), "lnmt sweeps: %s", o.buf);
+	cr_assert(strstr(o.buf, "\"complete\":true"), "lnmt sweeps: %s", o.buf);
+}
+
+Test(daemon, python_client)
+{
+	need_lab();
+	if (access("/usr/bin/python3", X_OK))
+		cr_skip_test("/usr/bin/python3 is not installed");
+	start_lnmtd(&D, NULL);
+	struct rpc_client *c = connect_to(&D);
+	subscribe(c, "scan", NULL);
+	struct params *p = params_new(2);
+	p_strs(p, "targets", "198.19.0.0/28", NULL);
+	p_strs(p, "probes", "icmp", NULL);
+	struct seen s = { 0 };
+	struct result done;
+	wait_note(c, "scan.done", "id", scan_start(c, p), &s, &done);
+	result_free(&done);
+	rpc_client_close(c);
+
+	struct out o;
+	char *argv[] = { "/usr/bin/python3", (char *)need_env("LNMT_RPC_PY"), D.sock, NULL };
+	run_capture(argv, &o);
+	if (o.status == 77)
+		cr_skip_test("%s", o.buf);
+	cr_assert_eq(o.status, 0, "test_rpc.py failed (exit %d):\n%s", o.status, o.buf);
+	cr_log_info("test_rpc.py:\n%s", o.buf);
+	cr_assert_eq(stop_lnmtd(&D), 0);
+}
+
+/* Waits until the daemon's log holds text. */
+static void wait_log(struct lnmtd *d, const char *text)
+{
+	uint64_t deadline = now_ms() + START_MS;
+
+	while (!strstr(d->log, text))
+		if (!read_log(d, left_ms(deadline)) && !left_ms(deadline))
+			cr_assert_fail("lnmtd did not log '%s' within %d ms; its log:\n%s", text, START_MS, d->log);
+}
+
+Test(daemon, sighup_reloads_and_busy)
+{
+	need_lab();
+	char cfg[160];
+	snprintf(cfg, sizeof(cfg), "%s/lnmtd.conf", D.dir);
+	FILE *f = fopen(cfg, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "MAX_SWEEPS=2\n");
+	fclose(f);
+	const char *extra[] = { "--config", cfg, NULL };
+	start_lnmtd(&D, extra);
+	struct rpc_client *c = connect_to(&D);
+	subscribe(c, "scan", NULL);
+
+	f = fopen(cfg, "w");
+	fprintf(f, "# one at a time\nMAX_SWEEPS=1\nDEFAULT_RATE=1000\n");
+	fclose(f);
+	kill(D.pid, SIGHUP);
+	wait_log(&D, "SIGHUP: reloaded");
+	cr_assert(strstr(D.log, "MAX_SWEEPS=1"), "log:\n%s", D.log);
+	struct result r = call_ok(c, "system.status", NULL);
+	cr_assert_eq(get_u64(&r.o, "max_sweeps"), 1);
+	result_free(&r);
+
+	/* DEFAULT_RATE=1000 applies: a /20 takes seconds, long enough for a second start to be refused. */
+	struct params *p = params_new(2);
+	p_strs(p, "targets", "198.19.0.0/20", NULL);
+	p_strs(p, "probes", "icmp", NULL);
+	uint64_t id = scan_start(c, p);
+	p = params_new(2);
+	p_strs(p, "targets", "198.19.16.0/28", NULL);
+	p_strs(p, "probes", "icmp", NULL);
+	expect_error(c, "scan.start", p, RPC_E_BUSY, "MAX_SWEEPS");
+	p = params_new(1);
+	p_u64(p, "id", id);
+	r = call_ok(c, "scan.status", p);
+	char buf[64];
+	cr_assert_str_eq(get_str(&r.o, "state", buf, sizeof(buf)), "running");
+	result_free(&r);
+	r = call_ok(c, "scan.list", NULL);
+	cr_assert_eq(get_u64(&r.o, "running"), 1);
+	result_free(&r);
+
+	/* OFFLINE_AFTER is a store option: applied by reopening the store once no sweep runs. */
+	f = fopen(cfg, "w");
+	fprintf(f, "MAX_SWEEPS=1\nDEFAULT_RATE=1000\nOFFLINE_AFTER=3\n");
+	fclose(f);
+	kill(D.pid, SIGHUP);
+	wait_log(&D, "OFFLINE_AFTER applies once the running sweeps end");
+
+	/* A bad config on SIGHUP keeps the old one and says why. */
+	f = fopen(cfg, "w");
+	fprintf(f, "MAX_SWEEPS=lots\n");
+	fclose(f);
+	kill(D.pid, SIGHUP);
+	wait_log(&D, "config not reloaded");
+	r = call_ok(c, "system.status", NULL);
+	cr_assert_eq(get_u64(&r.o, "max_sweeps"), 1);
+	result_free(&r);
+
+	p = params_new(2);
+	p_u64(p, "id", id);
+	rpc_pack_str(&p->pk, "now");
+	msgpack_pack_true(&p->pk);
+	r = call_ok(c, "scan.cancel", p);
+	result_free(&r);
+	struct seen s = { 0 };
+	struct result done;
+	wait_note(c, "scan.done", "id", id, &s, &done);
+	cr_assert_str_eq(get_str(&done.o, "state", buf, sizeof(buf)), "interrupted");
+	cr_assert_lt(get_u64(&done.o, "sent"), 4096);
+	result_free(&done);
+	wait_log(&D, "store reopened with OFFLINE_AFTER=3");
+	/* The reopened store records and answers. */
+	p = params_new(2);
+	p_strs(p, "targets", "198.19.16.0/28", NULL);
+	p_strs(p, "probes", "icmp", NULL);
+	wait_note(c, "scan.done", "id", scan_start(c, p), &s, &done);
+	cr_assert_eq(get_u64(&done.o, "live"), 16);
+	result_free(&done);
+	p = params_new(1);
+	p_str(p, "subnet", "198.19.16.0/28");
+	r = call_ok(c, "devices.list", p);
+	cr_assert_eq(get(&r.o, "devices")->via.array.size, 16);
+	result_free(&r);
+	rpc_client_close(c);
+	cr_assert_eq(stop_lnmtd(&D), 0);
+}
+
+Test(daemon, runs_as_user_with_cap_net_raw_only)
+{
+	need_lab();
+	struct passwd *pw = getpwnam("nobody");
+	if (!pw)
+		cr_skip_test("no user 'nobody' to run as");
+	const char *extra[] = { "--user", "nobody", NULL };
+	start_lnmtd(&D, extra);
+	cr_assert(strstr(D.log, "lnmtd: running as nobody with CAP_NET_RAW only"), "log:\n%s", D.log);
+
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)D.pid);
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f);
+	bool uid_ok = false, cap_ok = false;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned ruid, euid;
+		unsigned long long cap;
+		if (sscanf(line, "Uid: %u %u", &ruid, &euid) == 2)
+			uid_ok = ruid == pw->pw_uid && euid == pw->pw_uid;
+		if (sscanf(line, "CapEff: %llx", &cap) == 1)
+			cap_ok = cap == 1ull << 13; /* CAP_NET_RAW */
+	}
+	fclose(f);
+	cr_assert(uid_ok, "lnmtd does not run as nobody");
+	cr_assert(cap_ok, "lnmtd's effective capabilities are not CAP_NET_RAW alone");
+
+	/* And it still sweeps and stores: ICMP on the routed side, ARP on-link. */
+	struct rpc_client *c = connect_to(&D);
+	subscribe(c, "scan", NULL);
+	struct params *p = params_new(2);
+	p_strs(p, "targets", "198.19.0.0/28", NULL);
+	p_strs(p, "probes", "icmp", NULL);
+	struct seen s = { 0 };
+	struct result done;
+	wait_note(c, "scan.done", "id", scan_start(c, p), &s, &done);
+	cr_assert_eq(get_u64(&done.o, "live"), 16);
+	result_free(&done);
+	p = params_new(2);
+	p_strs(p, "targets", "198.18.128.0/28", NULL);
+	p_strs(p, "probes", "arp", NULL);
+	wait_note(c, "scan.done", "id", scan_start(c, p), &s, &done);
+	cr_assert_eq(get_u64(&done.o, "live"), 16);
+	result_free(&done);
+	rpc_client_close(c);
+	cr_assert_eq(stop_lnmtd(&D), 0, "log:\n%s", D.log);
+}
+
+/* Start errors and usage need no lab, only the binary. */
+Test(daemon, start_errors_and_usage)
+{
+	const char *bin = need_env("LNMTD_BIN");
+	struct out o;
+
+	char *help[] = { (char *)bin, "--help", NULL };
+	run_capture(help, &o);
+	cr_assert_eq(o.status, 0);
+	cr_assert(strstr(o.buf, "Usage: lnmtd") && strstr(o.buf, "Examples:"), "%s", o.buf);
+	char *bad[] = { (char *)bin, "--frobnicate", NULL };
+	run_capture(bad, &o);
+	cr_assert_eq(o.status, 2, "unknown option: exit %d %s", o.status, o.buf);
+	cr_assert(strstr(o.buf, "--frobnicate") && strstr(o.buf, "lnmtd --help"), "%s", o.buf);
+	char *extra[] = { (char *)bin, "now", NULL };
+	run_capture(extra, &o);
+	cr_assert_eq(o.status, 2, "%s", o.buf);
+
+	/* A store that cannot be: a file where the directory should be. */
+	char notdir[160];
+	snprintf(notdir, sizeof(notdir), "%s/file", D.dir);
+	FILE *f = fopen(notdir, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+	char *baddb[] = { (char *)bin, "--foreground", "--socket", D.sock, "--db", notdir, NULL };
+	run_capture(baddb, &o);
+	cr_assert_eq(o.status, 1, "bad --db: exit %d %s", o.status, o.buf);
+	cr_assert(strstr(o.buf, "lnmtd: cannot open the store") && !strchr(strchr(o.buf, '\n') + 1, '\n'),
+		  "one clear line expected: %s", o.buf);
+
+	char *badcfg[] = { (char *)bin, "--foreground", "--socket", D.sock, "--db", D.db, "--config", notdir, NULL };
+	f = fopen(notdir, "w");
+	fprintf(f, "MAX_SWEEPS=99\n");
+	fclose(f);
+	run_capture(badcfg, &o);
+	cr_assert_eq(o.status, 1, "bad config: exit %d %s", o.status, o.buf);
+	cr_assert(strstr(o.buf, "MAX_SWEEPS=99") && strstr(o.buf, ":1:"), "%s", o.buf);
+
+	/* The socket in use: the second daemon says so and exits 1. Root only (namespaces). */
+	if (!have_lab_tools())
+		return;
+	start_lnmtd(&D, NULL);
+	char *second[] = { (char *)bin, "--foreground", "--socket", D.sock, "--db", D.db, NULL };
+	run_capture(second, &o);
+	cr_assert_eq(o.status, 1, "socket in use: exit %d %s", o.status, o.buf);
+	cr_assert(strstr(o.buf, "another server is listening"), "%s", o.buf);
+	cr_assert_eq(stop_lnmtd(&D), 0);
+}
+
+static bool nothing_ran;
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+	nothing_ran = stats->tests_passed + stats->tests_failed + stats->tests_crashed == 0;
+}
+
+/* One daemon at a time, and the lab is shared with the other lab tests: never run two at once.
+ * When all of them skipped, exit 77 so meson reports SKIP rather than OK. */
+int main(int argc, char *argv[])
+{
+	struct criterion_test_set *tests = criterion_initialize();
+	int result = 0;
+
+	if (criterion_handle_args(argc, argv, true)) {
+		criterion_options.jobs = 1;
+		result = !criterion_run_all_tests(tests);
+		if (result == 0 && nothing_ran)
+			result = 77;
+	}
+	criterion_finalize(tests);
+	return result;
+}
