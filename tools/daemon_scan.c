@@ -549,11 +549,6 @@ int daemon_scan_start(struct daemon *d, const struct dscan_request *req, uint64_
 		snprintf(err, errlen, "lnmtd is shutting down");
 		return RPC_E_BUSY;
 	}
-	if (daemon_running(d) >= d->cfg.max_sweeps) {
-		snprintf(err, errlen, "%u sweep%s running, the most lnmtd runs at once (MAX_SWEEPS): try again after "
-			 "a scan.done", d->cfg.max_sweeps, d->cfg.max_sweeps == 1 ? "" : "s");
-		return RPC_E_BUSY;
-	}
 	if (!(sw = calloc(1, sizeof(*sw)))) {
 		snprintf(err, errlen, "out of memory");
 		return RPC_E_INTERNAL;
@@ -564,6 +559,14 @@ int daemon_scan_start(struct daemon *d, const struct dscan_request *req, uint64_
 	target_set_init(&sw->targets);
 	if ((rc = build(d, sw, req, err, errlen)))
 		goto fail;
+	/* Busy only after validation: a malformed request hears what is wrong with it, whatever
+	 * the load. */
+	if (daemon_running(d) >= d->cfg.max_sweeps) {
+		snprintf(err, errlen, "%u sweep%s running, the most lnmtd runs at once (MAX_SWEEPS): try again after "
+			 "a scan.done", d->cfg.max_sweeps, d->cfg.max_sweeps == 1 ? "" : "s");
+		rc = RPC_E_BUSY;
+		goto fail;
+	}
 
 	/* Recorded like `lnmt scan` records: every probe covers every range (no shards here). */
 	struct store_range *ranges = calloc(sw->targets.n_incl ? sw->targets.n_incl : 1, sizeof(*ranges));
