@@ -18,6 +18,10 @@ int cmd_sweeps(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_db(int argc, char **argv);
+/* Through lnmtd only (client_cmd.c). */
+int cmd_status(int argc, char **argv);
+int cmd_jobs(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 /* Prints "lnmt: <message>" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

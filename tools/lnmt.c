@@ -21,6 +21,9 @@ static const char usage[] =
 "  backup FILE       a consistent copy of the store, taken while others write\n"
 "  restore FILE      replace the store with a backup\n"
 "  db check          verify the store\n"
+"  status            what lnmtd is doing (needs the daemon)\n"
+"  jobs add|ls|rm|run  sweeps on a schedule, kept and run by lnmtd (needs the daemon)\n"
+"  watch             print lnmtd's events (sweeps, device changes, jobs) as they happen\n"
 "  help [COMMAND]    show help for lnmt or a command\n"
 "\n"
 "Options:\n"
@@ -34,6 +37,9 @@ static const char usage[] =
 "  lnmt devices --state down --since 1d       what disappeared today\n"
 "  lnmt report uptime --subnet 198.19.0.0/24  who was up, and how much\n"
 "\n"
+"When lnmtd answers on its socket (--socket PATH, else $LNMT_SOCKET, else\n"
+"/run/lnmt/lnmt.sock as root), scan, devices and report go through it; without one they run\n"
+"in-process. --db DIR or --embedded forces the in-process path.\n"
 "The store is $LNMT_DB, /var/lib/lnmt as root, else $XDG_DATA_HOME/lnmt; --db DIR overrides.\n"
 "'lnmt COMMAND --help' lists a command's options.\n";
 
@@ -43,7 +49,8 @@ static const struct {
 } commands[] = {
 	{ "scan", cmd_scan }, { "devices", cmd_devices }, { "device", cmd_device },
 	{ "report", cmd_report }, { "sweeps", cmd_sweeps }, { "backup", cmd_backup },
-	{ "restore", cmd_restore }, { "db", cmd_db },
+	{ "restore", cmd_restore }, { "db", cmd_db }, { "status", cmd_status }, { "jobs", cmd_jobs },
+	{ "watch", cmd_watch },
 };
 
 int main(int argc, char **argv)

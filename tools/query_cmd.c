@@ -5,6 +5,7 @@
  * prints a table for people or JSON lines / CSV for programs.
  */
 #include "cli.h"
+#include "client_cmd.h"
 #include "err.h"
 #include "output.h"
 #include "store.h"
@@ -20,6 +21,8 @@
 
 struct query_opts {
 	const char *db;
+	const char *socket;  /* --socket */
+	bool embedded;       /* --embedded: read the store even when lnmtd answers */
 	int format;
 	struct store_filter filter;
 	uint64_t since_us;   /* absolute; 0 = not given */
@@ -29,9 +32,11 @@ struct query_opts {
 
 static const char devices_usage[] =
 "Usage: lnmt devices [--state up|down] [--subnet CIDR] [--since AGE] [--vendor TEXT]\n"
-"                    [--limit N] [--after IP] [--db DIR] [-f text|jsonl|csv]\n"
+"                    [--limit N] [--after IP] [--db DIR | --embedded] [--socket PATH]\n"
+"                    [-f text|jsonl|csv]\n"
 "\n"
-"Lists every device the store has seen, in address order.\n"
+"Lists every device the store has seen, in address order. Asks lnmtd (devices.list) when it\n"
+"answers on the socket and no --db is given; --embedded reads the store directly anyway.\n"
 "  --state up|down   only devices in that state (down = missed the last sweeps)\n"
 "  --subnet CIDR     only devices inside CIDR\n"
 "  --since AGE       only devices seen within AGE: 90s, 30m, 24h, 7d, 2w\n"
@@ -57,17 +62,21 @@ static const char report_usage[] =
 "uptime:  per device, over the period: uptime %, probes, answers, state changes\n"
 "network: devices up and down, new devices, RTT percentiles, sweeps and their rates, and a\n"
 "         per-/24 summary\n"
-"AGE is 90s, 30m, 24h (the default), 7d, 2w. Uptime has hour granularity.\n";
+"AGE is 90s, 30m, 24h (the default), 7d, 2w. Uptime has hour granularity.\n"
+"Asks lnmtd (report.uptime, report.network) when it answers on the socket (--socket PATH,\n"
+"else $LNMT_SOCKET) and no --db is given; --embedded reads the store directly anyway.\n";
 
 static const char sweeps_usage[] =
 "Usage: lnmt sweeps [--limit N] [--db DIR] [-f text|jsonl|csv]\n"
 "\n"
 "Past sweeps, newest first, with their figures (default: the last 20).\n";
 
-enum { Q_DB = 300, Q_STATE, Q_SUBNET, Q_SINCE, Q_VENDOR, Q_LIMIT, Q_AFTER };
+enum { Q_DB = 300, Q_STATE, Q_SUBNET, Q_SINCE, Q_VENDOR, Q_LIMIT, Q_AFTER, Q_SOCKET, Q_EMBEDDED };
 
 static const struct option query_long[] = {
 	{ "db", required_argument, NULL, Q_DB },
+	{ "socket", required_argument, NULL, Q_SOCKET },
+	{ "embedded", no_argument, NULL, Q_EMBEDDED },
 	{ "format", required_argument, NULL, 'f' },
 	{ "state", required_argument, NULL, Q_STATE },
 	{ "subnet", required_argument, NULL, Q_SUBNET },
@@ -126,7 +135,7 @@ static int parse_query(const char *cmd, int argc, char **argv, struct query_opts
 	q->format = isatty(STDOUT_FILENO) ? OUT_TEXT : OUT_JSONL;
 	q->filter.state = -1;
 	while ((c = getopt_long(argc, argv, ":f:h", query_long, NULL)) != -1) {
-		bool ok = c == 'h' || c == 'f' || c == Q_DB || c == '?' || c == ':';
+		bool ok = c == 'h' || c == 'f' || c == Q_DB || c == Q_SOCKET || c == Q_EMBEDDED || c == '?' || c == ':';
 		for (const int *a = allowed; *a && !ok; a++)
 			ok = *a == c;
 		if (!ok) { /* a known option another command takes */
@@ -149,6 +158,8 @@ static int parse_query(const char *cmd, int argc, char **argv, struct query_opts
 				return bad("--format", optarg, "expected text, jsonl or csv");
 			break;
 		case Q_DB: q->db = optarg; break;
+		case Q_SOCKET: q->socket = optarg; break;
+		case Q_EMBEDDED: q->embedded = true; break;
 		case Q_STATE:
 			if (!strcmp(optarg, "up"))
 				q->filter.state = STORE_STATE_UP;
@@ -308,8 +319,10 @@ int cmd_devices(int argc, char **argv)
 		cli_error("devices takes no arguments, got '%s' (see 'lnmt devices --help')", argv[first]);
 		return EXIT_USAGE;
 	}
-	struct store *st = cli_store_open(q.db, true, 0);
-	if (!st)
+	/* Through lnmtd when one answers (and no store was named), else the store itself. */
+	struct rpc_client *cl = q.db || q.embedded ? NULL : client_try_connect(q.socket);
+	struct store *st = cl ? NULL : cli_store_open(q.db, true, 0);
+	if (!st && !cl)
 		return 1;
 	q.filter.limit = q.limit;
 	q.filter.seen_since_us = q.since_us;
@@ -321,16 +334,30 @@ int cmd_devices(int argc, char **argv)
 		puts("ip,state,mac,vendor,first_seen,last_seen,rtt_us,probes,open_ports");
 	uint32_t next = 0;
 	bool more = false;
-	rc = store_devices_list(st, &q.filter, print_device, &lc, &next, &more);
+	if (cl)
+		rc = client_devices_list(cl, &q.filter, q.cidr, print_device, &lc, &next, &more);
+	else
+		rc = store_devices_list(st, &q.filter, print_device, &lc, &next, &more);
 	fflush(stdout);
-	if (rc) {
+	if (rc && cl) {
+		/* the error is printed */
+	} else if (rc) {
 		cli_error("listing devices: %s", lnmt_strerror(rc));
 	} else if (more) {
 		char ip[16];
 		cli_error("more devices: continue with --after %s", ipv4_format(next, ip));
 	}
-	store_close(st);
+	if (cl)
+		client_close(cl);
+	else
+		store_close(st);
 	return rc ? 1 : 0;
+}
+
+void query_print_device(int format, const struct store_device *d)
+{
+	struct list_ctx lc = { .format = format };
+	print_device(&lc, d);
 }
 
 /* ---- device ---- */
@@ -482,7 +509,16 @@ static int print_subnet(void *ctx, const struct store_subnet_summary *s)
 	return 0;
 }
 
-static int report_network(struct store *st, const struct query_opts *q, uint64_t since)
+/* The network report from the store, or from lnmtd when cl is set. */
+static int network_report(struct store *st, struct rpc_client *cl, const struct query_opts *q, uint64_t since,
+			  struct store_network_report *r, store_subnet_cb cb, void *ctx)
+{
+	if (cl)
+		return client_report_network(cl, since, q->cidr, r, cb, ctx);
+	return store_report_network(st, since, q->filter.net, q->filter.mask, r, cb, ctx);
+}
+
+static int report_network(struct store *st, struct rpc_client *cl, const struct query_opts *q, uint64_t since)
 {
 	struct store_network_report r;
 	struct list_ctx lc = { .format = q->format == OUT_JSONL ? OUT_JSONL : OUT_TEXT };
@@ -490,19 +526,19 @@ static int report_network(struct store *st, const struct query_opts *q, uint64_t
 
 	if (lc.format == OUT_JSONL) {
 		/* Counts first needs the report before the subnets: run it once without them. */
-		if ((rc = store_report_network(st, since, q->filter.net, q->filter.mask, &r, NULL, NULL)))
+		if ((rc = network_report(st, cl, q, since, &r, NULL, NULL)))
 			return rc;
 		printf("{\"devices\":%llu,\"up\":%llu,\"down\":%llu,\"new\":%llu,\"rtt_p50_us\":%u,\"rtt_p90_us\":%u,"
 		       "\"rtt_p99_us\":%u,\"sweeps\":%llu,\"mean_send_pps\":%.0f,\"subnets\":[",
 		       (unsigned long long)r.devices, (unsigned long long)r.up, (unsigned long long)r.down,
 		       (unsigned long long)r.new_since, r.rtt_p50_us, r.rtt_p90_us, r.rtt_p99_us,
 		       (unsigned long long)r.sweeps_since, r.mean_send_pps);
-		rc = store_report_network(st, since, q->filter.net, q->filter.mask, &r, print_subnet, &lc);
+		rc = network_report(st, cl, q, since, &r, print_subnet, &lc);
 		printf("]}\n");
 		return rc;
 	}
 	printf("per /24 subnet\n");
-	if ((rc = store_report_network(st, since, q->filter.net, q->filter.mask, &r, print_subnet, &lc)))
+	if ((rc = network_report(st, cl, q, since, &r, print_subnet, &lc)))
 		return rc;
 	printf("devices        %llu (%llu up, %llu down)\n", (unsigned long long)r.devices,
 	       (unsigned long long)r.up, (unsigned long long)r.down);
@@ -542,8 +578,9 @@ int cmd_report(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	uint64_t since = q.since_us ? q.since_us : cli_now_us() - 24ull * 3600 * 1000000;
-	struct store *st = cli_store_open(q.db, true, 0);
-	if (!st)
+	struct rpc_client *cl = q.db || q.embedded ? NULL : client_try_connect(q.socket);
+	struct store *st = cl ? NULL : cli_store_open(q.db, true, 0);
+	if (!st && !cl)
 		return 1;
 	if (!strcmp(kind, "uptime")) {
 		struct list_ctx lc = { .format = q.format };
@@ -551,14 +588,20 @@ int cmd_report(int argc, char **argv)
 			printf("%-15s  %-4s  %8s  %8s  %8s  %7s\n", "IP", "STATE", "UPTIME", "PROBES", "ANSWERS", "CHANGES");
 		if (q.format == OUT_CSV)
 			puts("ip,state,uptime_pct,probes,answers,changes");
-		rc = store_report_uptime(st, since, q.filter.net, q.filter.mask, print_uptime, &lc);
+		if (cl)
+			rc = client_report_uptime(cl, since, q.cidr, print_uptime, &lc);
+		else
+			rc = store_report_uptime(st, since, q.filter.net, q.filter.mask, print_uptime, &lc);
 	} else {
-		rc = report_network(st, &q, since);
+		rc = report_network(st, cl, &q, since);
 	}
 	fflush(stdout);
-	if (rc)
+	if (rc && !cl)
 		cli_error("report %s: %s", kind, lnmt_strerror(rc));
-	store_close(st);
+	if (cl)
+		client_close(cl);
+	else
+		store_close(st);
 	return rc ? 1 : 0;
 }
 

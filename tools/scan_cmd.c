@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* scan_cmd.c: `lnmt scan`: options in, one sweep run in-process, results out. */
 #include "cli.h"
+#include "client_cmd.h"
 #include "err.h"
 #include "netinfo.h"
 #include "output.h"
@@ -57,6 +58,15 @@ static const char scan_usage[] =
 "      --dry-run          build and count every probe but send nothing (no privileges needed\n"
 "                         with -i and --source-ip; nothing is stored)\n"
 "\n"
+"Daemon:\n"
+"      --socket PATH      lnmtd's socket (default: $LNMT_SOCKET, else /run/lnmt/lnmt.sock as\n"
+"                         root). When lnmtd answers there, the sweep runs in the daemon\n"
+"                         (scan.start): the devices found are listed once it ends and it is\n"
+"                         stored in the daemon's store. --db, --no-store, --dry-run, -i,\n"
+"                         --gateway-mac, @file targets, --exclude-file, --shard, --tx,\n"
+"                         --batch, --senders, --ttl and --offline-after sweep in-process.\n"
+"      --embedded         sweep in-process even when lnmtd answers\n"
+"\n"
 "Storage (every sweep is kept, see 'lnmt devices', 'lnmt report', 'lnmt sweeps'):\n"
 "      --db DIR           the store (default: $LNMT_DB, /var/lib/lnmt as root,\n"
 "                         else $XDG_DATA_HOME/lnmt)\n"
@@ -99,11 +109,16 @@ struct scan_opts {
 	char targets_text[256];
 	int format;
 	bool quiet, verbose, dry_run;
+	/* for a sweep through lnmtd */
+	const char *socket;
+	bool embedded;      /* --embedded, or an option only the in-process sweep has */
+	struct client_scan_req rpc;
 };
 
 enum {
 	OPT_RETRIES = 256, OPT_SEED, OPT_SHARD, OPT_EXCLUDE, OPT_EXCLUDE_FILE, OPT_SOURCE_IP,
 	OPT_GATEWAY_MAC, OPT_TX, OPT_BATCH, OPT_SENDERS, OPT_DRY_RUN, OPT_TTL, OPT_DB, OPT_NO_STORE, OPT_OFFLINE_AFTER,
+	OPT_SOCKET, OPT_EMBEDDED,
 };
 
 static const struct option long_opts[] = {
@@ -127,6 +142,8 @@ static const struct option long_opts[] = {
 	{ "db", required_argument, NULL, OPT_DB },
 	{ "no-store", no_argument, NULL, OPT_NO_STORE },
 	{ "offline-after", required_argument, NULL, OPT_OFFLINE_AFTER },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "embedded", no_argument, NULL, OPT_EMBEDDED },
 	{ "format", required_argument, NULL, 'f' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -158,25 +175,41 @@ static int parse_option(struct scan_opts *o, int c, const char *arg)
 	uint64_t v;
 	int rc;
 
+	/* What lnmtd's scan.start cannot do is done in-process. */
 	switch (c) {
+	case OPT_SHARD: case OPT_EXCLUDE_FILE: case 'i': case OPT_GATEWAY_MAC: case OPT_TX: case OPT_BATCH:
+	case OPT_SENDERS: case OPT_DRY_RUN: case OPT_DB: case OPT_NO_STORE: case OPT_OFFLINE_AFTER: case OPT_TTL:
+		o->embedded = true;
+	}
+	switch (c) {
+	case OPT_SOCKET: o->socket = arg; return 0;
+	case OPT_EMBEDDED: o->embedded = true; return 0;
 	case 'P': o->probe_list = arg; return 0;
 	case 'p': o->port_spec = arg; return 0;
 	case 'r':
 		if (!cli_parse_u64(arg, 0, 100000000, &o->cfg.rate_pps))
 			return bad_value("--rate", arg, "expected packets per second, 0 for unlimited");
+		o->rpc.rate = o->cfg.rate_pps;
+		o->rpc.has_rate = true;
 		return 0;
 	case OPT_RETRIES:
 		if (!cli_parse_u64(arg, 0, 100, &v))
 			return bad_value("--retries", arg, "expected 0-100");
 		o->cfg.retries = (unsigned)v;
+		o->rpc.retries = v;
+		o->rpc.has_retries = true;
 		return 0;
 	case 'w':
 		if (!cli_parse_duration_ns(arg, &o->cfg.wait_ns))
 			return bad_value("--wait", arg, "expected a duration such as 500ms or 2s");
+		o->rpc.wait_ms = o->cfg.wait_ns / 1000000u;
+		o->rpc.has_wait = true;
 		return 0;
 	case OPT_SEED:
 		if (!cli_parse_u64(arg, 0, UINT64_MAX, &o->cfg.seed))
 			return bad_value("--seed", arg, "expected a non-negative integer");
+		o->rpc.seed = o->cfg.seed;
+		o->rpc.has_seed = true;
 		return 0;
 	case OPT_SHARD: return parse_shard(arg, &o->cfg);
 	case OPT_EXCLUDE:
@@ -187,10 +220,14 @@ static int parse_option(struct scan_opts *o, int c, const char *arg)
 			cli_error("--exclude: %s", err);
 			return EXIT_USAGE;
 		}
+		if (c == OPT_EXCLUDE && o->rpc.n_excludes < 64 && arg[0] != '@')
+			o->rpc.excludes[o->rpc.n_excludes++] = arg;
+		else
+			o->embedded = true;
 		return 0;
 	}
 	case 'i': o->net.ifname = arg; return 0;
-	case OPT_SOURCE_IP: o->net.source_ip = arg; return 0;
+	case OPT_SOURCE_IP: o->net.source_ip = o->rpc.source_ip = arg; return 0;
 	case OPT_GATEWAY_MAC: o->net.gateway_mac = arg; return 0;
 	case OPT_TX:
 		if ((rc = tx_kind_parse(arg)) < 0 || rc == TX_NULL)
@@ -293,7 +330,13 @@ static int parse_args(struct scan_opts *o, int argc, char **argv)
 		cli_error("no targets: give at least one, e.g. 'lnmt scan 198.18.0.0/24' (see --help)");
 		return EXIT_USAGE;
 	}
+	o->rpc.targets = argv + optind;
+	o->rpc.n_targets = argc - optind;
+	if (argc - optind > 64)
+		o->embedded = true;
 	for (int i = optind; i < argc; i++) {
+		if (argv[i][0] == '@' || strlen(argv[i]) >= 64)
+			o->embedded = true; /* lnmtd reads no file a client names */
 		size_t used = strlen(o->targets_text);
 		snprintf(o->targets_text + used, sizeof(o->targets_text) - used, "%s%s", used ? " " : "", argv[i]);
 		if ((rc = target_set_add(&o->targets, argv[i], err, sizeof(err)))) {
@@ -403,7 +446,19 @@ int cmd_scan(int argc, char **argv)
 	if (rc == 0) {
 		o.cfg.targets = &o.targets;
 		o.cfg.ports = &o.ports;
-		rc = run(&o);
+		/* Through lnmtd when one answers, unless an option asks for the in-process sweep. */
+		struct rpc_client *cl = o.embedded ? NULL : client_try_connect(o.socket);
+		if (cl) {
+			o.rpc.probe_list = o.probe_list;
+			o.rpc.port_spec = o.port_spec;
+			o.rpc.set = &o.targets;
+			o.rpc.format = o.format;
+			o.rpc.quiet = o.quiet;
+			rc = client_scan(cl, &o.rpc);
+			client_close(cl);
+		} else {
+			rc = run(&o);
+		}
 	} else if (rc < 0) {
 		rc = 0; /* --help */
 	}

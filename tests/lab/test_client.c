@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_client.c: the lnmt CLI as a client of lnmtd. lnmtd runs in the lab's scanner namespace
+ * with a store and socket of its own; the lnmt binary reaches it through LNMT_SOCKET: status,
+ * jobs add/ls/rm, a sweep through the daemon and the devices it stored, `lnmt watch` seeing the
+ * sweep's scan.done, and what happens without a daemon (status fails, --db still reads).
+ *
+ * Environment (tests/meson.build): LNMT_BIN, LNMTD_BIN, LNMT_LAB_SCRIPT; LNMT_LAB passes
+ * through. Nothing sleeps to synchronise: the test blocks on the daemon's and watch's output,
+ * each read with a deadline.
+ */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define START_MS 15000
+#define EVENT_MS 30000
+
+static const char *env_or(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : dflt;
+}
+
+static const char *need_env(const char *name)
+{
+	const char *v = getenv(name);
+	cr_assert(v && *v, "%s is not set: run this test through 'meson test'", name);
+	return v;
+}
+
+static const char *scan_ns(void)
+{
+	static char ns[64];
+	snprintf(ns, sizeof(ns), "%s-scan", env_or("LNMT_LAB", "lnmt"));
+	return ns;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int left_ms(uint64_t deadline)
+{
+	uint64_t n = now_ms();
+	return n >= deadline ? 0 : (int)(deadline - n);
+}
+
+/* ---- child processes with their output on a pipe ---- */
+
+struct proc {
+	pid_t pid;
+	int fd;              /* stdout and stderr together (or stderr only, for lnmtd) */
+	char buf[1 << 20];
+	size_t len;
+	int status;          /* exit code or 128 + signal */
+};
+
+static void spawn(struct proc *p, char *const argv[], bool stderr_only)
+{
+	int fds[2];
+
+	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+	p->len = 0;
+	p->buf[0] = '\0';
+	p->pid = fork();
+	cr_assert_neq(p->pid, -1, "fork: %s", strerror(errno));
+	if (p->pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(stderr_only ? null : fds[1], 1) < 0 || dup2(fds[1], 2) < 0)
+			_exit(126);
+		execvp(argv[0], argv);
+		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(fds[1]);
+	p->fd = fds[0];
+}
+
+/* Reads what is there within ms; false at EOF or timeout. */
+static bool read_some(struct proc *p, int ms)
+{
+	struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
+
+	if (p->fd < 0 || poll(&pfd, 1, ms) <= 0)
+		return false;
+	ssize_t n = read(p->fd, p->buf + p->len, sizeof(p->buf) - 1 - p->len);
+	if (n <= 0) {
+		close(p->fd);
+		p->fd = -1;
+		return false;
+	}
+	p->len += (size_t)n;
+	p->buf[p->len] = '\0';
+	return true;
+}
+
+/* Reads until the output holds text; false when it ends or the deadline passes first. */
+static bool read_until(struct proc *p, const char *text, int ms)
+{
+	uint64_t deadline = now_ms() + (uint64_t)ms;
+
+	while (!strstr(p->buf, text)) {
+		if (!read_some(p, left_ms(deadline)) && (p->fd < 0 || !left_ms(deadline)))
+			return false;
+	}
+	return true;
+}
+
+static int reap(struct proc *p, int ms)
+{
+	uint64_t deadline = now_ms() + (uint64_t)ms;
+
+	while (read_some(p, left_ms(deadline)))
+		;
+	if (p->fd >= 0) { /* still open at the deadline */
+		kill(p->pid, SIGKILL);
+		close(p->fd);
+		p->fd = -1;
+	}
+	int st;
+	while (waitpid(p->pid, &st, 0) < 0)
+		cr_assert_eq(errno, EINTR);
+	p->pid = 0;
+	p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return p->status;
+}
+
+static struct proc *run(char *const argv[])
+{
+	struct proc *p = malloc(sizeof(*p));
+	cr_assert_not_null(p);
+	spawn(p, argv, false);
+	reap(p, 60000);
+	return p;
+}
+
+/* lnmt ARGS...: a NULL-terminated list. */
+#define LNMT(...) run((char *const[]){ (char *)need_env("LNMT_BIN"), __VA_ARGS__, NULL })
+
+static unsigned count_lines(const char *s, const char *with)
+{
+	unsigned n = 0;
+	for (const char *l = s; l && *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+		if (memmem(l, len, with, strlen(with)))
+			n++;
+		l = nl ? nl + 1 : NULL;
+	}
+	return n;
+}
+
+/* ---- the lab and the daemon ---- */
+
+static struct proc D;          /* lnmtd */
+static char dir[64], sock[128], db[128];
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+static void need_lab(void)
+{
+	if (geteuid() != 0)
+		cr_skip_test("lab tests need root (network namespaces, raw sockets); running as uid %u",
+			     (unsigned)geteuid());
+	struct proc *p = run((char *const[]){ "ip", "netns", "list", NULL });
+	int st = p->status;
+	free(p);
+	if (st)
+		cr_skip_test("'ip netns' is unavailable");
+	p = run((char *const[]){ (char *)need_env("LNMT_LAB_SCRIPT"), "up", NULL });
+	cr_assert_eq(p->status, 0, "tools/lab up failed (exit %d): %s", p->status, p->buf);
+	free(p);
+}
+
+static void start_lnmtd(void)
+{
+	char *argv[] = { "ip", "netns", "exec", (char *)scan_ns(), (char *)need_env("LNMTD_BIN"), "--foreground",
+			 "--socket", sock, "--db", db, NULL };
+	spawn(&D, argv, true);
+	if (!read_until(&D, "lnmtd: listening on ", START_MS))
+		cr_assert_fail("lnmtd did not start listening within %d ms; its log:\n%s", START_MS, D.buf);
+	setenv("LNMT_SOCKET", sock, 1);
+}
+
+static int stop_lnmtd(void)
+{
+	if (!D.pid)
+		return 0;
+	kill(D.pid, SIGTERM);
+	return reap(&D, 20000);
+}
+
+static void setup(void)
+{
+	memset(&D, 0, sizeof(D));
+	D.fd = -1;
+	snprintf(dir, sizeof(dir), "/tmp/lnmt-client-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/lnmtd.sock", dir);
+	snprintf(db, sizeof(db), "%s/db", dir);
+}
+
+static void teardown(void)
+{
+	if (D.pid && stop_lnmtd() != 0)
+		cr_log_error("lnmtd exited %d; its log:\n%s", D.status, D.buf);
+	if (dir[0])
+		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(client, .init = setup, .fini = teardown, .timeout = 180);
+
+/* ---- tests ---- */
+
+Test(client, status_and_jobs)
+{
+	need_lab();
+	start_lnmtd();
+
+	struct proc *p = LNMT("status");
+	cr_assert_eq(p->status, 0, "lnmt status: exit %d: %s", p->status, p->buf);
+	cr_expect(strstr(p->buf, "version") && strstr(p->buf, sock), "lnmt status says:\n%s", p->buf);
+	free(p);
+	p = LNMT("status", "-f", "jsonl");
+	cr_expect(p->status == 0 && strstr(p->buf, "\"sweeps_running\":"), "status -f jsonl:\n%s", p->buf);
+	free(p);
+
+	p = LNMT("jobs", "add", "--every", "1s", "-P", "icmp", "198.19.0.0/28", "-f", "jsonl");
+	cr_assert_eq(p->status, 0, "jobs add: exit %d: %s", p->status, p->buf);
+	unsigned id = 0;
+	cr_assert_eq(sscanf(p->buf, "{\"id\":%u", &id), 1, "jobs add said: %s", p->buf);
+	free(p);
+
+	char want[64];
+	snprintf(want, sizeof(want), "{\"id\":%u,", id);
+	p = LNMT("jobs", "ls", "-f", "jsonl");
+	cr_assert_eq(p->status, 0, "jobs ls: exit %d: %s", p->status, p->buf);
+	cr_expect(strstr(p->buf, want) && strstr(p->buf, "\"targets\":\"198.19.0.0/28\"") &&
+		  strstr(p->buf, "\"every_s\":1"), "jobs ls lacks job %u:\n%s", id, p->buf);
+	free(p);
+	p = LNMT("jobs", "ls", "-f", "text");
+	cr_expect(p->status == 0 && strstr(p->buf, "every 1s") && strstr(p->buf, "198.19.0.0/28"), "jobs ls text:\n%s",
+		  p->buf);
+	free(p);
+
+	char idtext[16];
+	snprintf(idtext, sizeof(idtext), "%u", id);
+	p = LNMT("jobs", "rm", idtext, "-f", "text");
+	cr_assert_eq(p->status, 0, "jobs rm: exit %d: %s", p->status, p->buf);
+	free(p);
+	p = LNMT("jobs", "ls", "-f", "jsonl");
+	cr_expect(p->status == 0 && !strstr(p->buf, want), "job %u still listed:\n%s", id, p->buf);
+	free(p);
+	p = LNMT("jobs", "rm", idtext);
+	cr_expect(p->status == 1 && strstr(p->buf, "lnmt: jobs rm"), "removing it twice: exit %d: %s", p->status,
+		  p->buf);
+	free(p);
+
+	/* watch stops on Ctrl-C with exit 0 */
+	struct proc *w = malloc(sizeof(*w));
+	cr_assert_not_null(w);
+	spawn(w, (char *const[]){ (char *)need_env("LNMT_BIN"), "watch", NULL }, false);
+	cr_assert(read_until(w, "lnmt: watching", EVENT_MS), "watch did not start: %s", w->buf);
+	kill(w->pid, SIGINT);
+	cr_expect_eq(reap(w, 10000), 0, "watch after SIGINT: exit %d: %s", w->status, w->buf);
+	free(w);
+}
+
+Test(client, scan_devices_watch_and_no_daemon)
+{
+	need_lab();
+	start_lnmtd();
+
+	struct proc *w = malloc(sizeof(*w));
+	cr_assert_not_null(w);
+	spawn(w, (char *const[]){ (char *)need_env("LNMT_BIN"), "watch", "--topics", "scan", "-f", "jsonl", NULL },
+	      false);
+	cr_assert(read_until(w, "lnmt: watching", EVENT_MS), "watch did not start: %s", w->buf);
+
+	struct proc *p = LNMT("scan", "-P", "icmp", "-w", "300ms", "198.19.0.0/24", "-f", "jsonl");
+	cr_assert_eq(p->status, 0, "scan through lnmtd: exit %d: %s", p->status, p->buf);
+	cr_expect(strstr(p->buf, "(daemon)"), "the scan did not go through lnmtd:\n%.2000s", p->buf);
+	cr_expect_eq(count_lines(p->buf, "\"ip\":\"198.19.0."), 256, "scan listed %u devices",
+		     count_lines(p->buf, "\"ip\":\"198.19.0."));
+	free(p);
+
+	cr_expect(read_until(w, "{\"event\":\"scan.done\"", EVENT_MS), "watch saw no scan.done:\n%.2000s", w->buf);
+
+	p = LNMT("devices", "-f", "jsonl");
+	cr_assert_eq(p->status, 0, "devices: exit %d: %s", p->status, p->buf);
+	cr_expect_eq(count_lines(p->buf, "\"state\":\"up\""), 256, "devices over RPC listed %u up:\n%.1000s",
+		     count_lines(p->buf, "\"state\":\"up\""), p->buf);
+	char *rpc_out = strdup(p->buf);
+	free(p);
+	/* the same store read directly gives the same lines */
+	p = LNMT("devices", "-f", "jsonl", "--db", db);
+	cr_expect(p->status == 0 && !strcmp(p->buf, rpc_out), "devices --db differs from the daemon's answer");
+	free(p);
+	free(rpc_out);
+	p = LNMT("report", "network", "-f", "jsonl");
+	cr_expect(p->status == 0 && strstr(p->buf, "\"subnet\":\"198.19.0.0/24\",\"up\":256"), "report network:\n%s",
+		  p->buf);
+	free(p);
+
+	/* The daemon goes: watch says so and exits 1; the CLI says there is no daemon. */
+	cr_expect_eq(stop_lnmtd(), 0, "lnmtd exit: %s", D.buf);
+	cr_expect_eq(reap(w, 10000), 1, "watch when lnmtd went away: exit %d: %s", w->status, w->buf);
+	cr_expect(strstr(w->buf, "went away"), "watch said: %s", w->buf);
+	free(w);
+
+	char missing[160];
+	snprintf(missing, sizeof(missing), "%s/missing.sock", dir);
+	setenv("LNMT_SOCKET", missing, 1);
+	char msg[256];
+	snprintf(msg, sizeof(msg), "lnmt: no daemon at %s (start lnmtd)", missing);
+	p = LNMT("status");
+	cr_expect(p->status == 1 && strstr(p->buf, msg), "status without lnmtd: exit %d: %s", p->status, p->buf);
+	free(p);
+	p = LNMT("jobs", "ls");
+	cr_expect(p->status == 1 && strstr(p->buf, msg), "jobs ls without lnmtd: exit %d: %s", p->status, p->buf);
+	free(p);
+	p = LNMT("devices", "--db", db, "-f", "jsonl");
+	cr_expect_eq(p->status, 0, "devices --db without lnmtd: exit %d: %.500s", p->status, p->buf);
+	cr_expect_eq(count_lines(p->buf, "\"state\":\"up\""), 256, "embedded devices listed %u",
+		     count_lines(p->buf, "\"state\":\"up\""));
+	free(p);
+}
+
+static bool nothing_ran;
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+	nothing_ran = stats->tests_passed + stats->tests_failed + stats->tests_crashed == 0;
+}
+
+/* One test at a time (they share the lab); exit 77 (SKIP) when every test skipped. */
+int main(int argc, char *argv[])
+{
+	struct criterion_test_set *tests = criterion_initialize();
+	int result = 0;
+
+	if (criterion_handle_args(argc, argv, true)) {
+		criterion_options.jobs = 1;
+		result = !criterion_run_all_tests(tests);
+		if (result == 0 && nothing_ran)
+			result = 77;
+	}
+	criterion_finalize(tests);
+	return result;
+}
