@@ -41,6 +41,7 @@ enum rpc_error {
 	RPC_E_NOT_FOUND = 6,      /* the thing named (device, sweep, job) does not exist */
 	RPC_E_BUSY = 7,           /* e.g. too many sweeps running */
 	RPC_E_INTERNAL = 8,       /* the server failed (store error, ...): message says what */
+	RPC_E_MISSING_PARAM = 9,  /* a required param is absent (wrong types are RPC_E_BAD_PARAMS) */
 };
 
 struct rpc_server;

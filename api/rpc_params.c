@@ -89,7 +89,7 @@ static bool absent(const msgpack_object *v, const char *key, bool required, bool
 	if (v)
 		return false;
 	if (required) {
-		rpc_reply_error(r, RPC_E_BAD_PARAMS, "missing param '%s'", key);
+		rpc_reply_error(r, RPC_E_MISSING_PARAM, "missing param '%s'", key);
 		*ok = false;
 	} else {
 		if (found)

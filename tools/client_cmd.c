@@ -988,7 +988,7 @@ int client_scan(struct rpc_client *c, const struct client_scan_req *req)
 		p_str(&p, "source_ip", req->source_ip);
 	int rc = call(c, "scan.start", &p, &z, &res, "scan");
 	if (rc)
-		return rc == RPC_E_BAD_PARAMS ? EXIT_USAGE : 1;
+		return rc == RPC_E_BAD_PARAMS || rc == RPC_E_MISSING_PARAM ? EXIT_USAGE : 1;
 	uint64_t id = mu64(&res, "id");
 	msgpack_zone_free(z);
 

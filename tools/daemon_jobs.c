@@ -256,7 +256,7 @@ void m_jobs_add(void *ctx, struct rpc_conn *c, const msgpack_object *params, str
 	    !rpc_get_str(map, "cron", false, job.cron, sizeof(job.cron), &has_cron, r))
 		return;
 	if (nt == 0) {
-		rpc_reply_error(r, RPC_E_BAD_PARAMS, "missing targets: give at least one, e.g. {targets: "
+		rpc_reply_error(r, RPC_E_MISSING_PARAM, "missing targets: give at least one, e.g. {targets: "
 			       "[\"198.19.0.0/24\"], every_s: 300}");
 		return;
 	}
@@ -279,8 +279,8 @@ void m_jobs_add(void *ctx, struct rpc_conn *c, const msgpack_object *params, str
 			 (int)(sizeof(job.probes) - 1), probes[i]);
 	}
 	if (has_every == has_cron) {
-		rpc_reply_error(r, RPC_E_BAD_PARAMS, "a job needs exactly one schedule: every_s (seconds) or cron "
-			       "(\"*/5 * * * *\")");
+		rpc_reply_error(r, has_every ? RPC_E_BAD_PARAMS : RPC_E_MISSING_PARAM,
+				"a job needs exactly one schedule: every_s (seconds) or cron (\"*/5 * * * *\")");
 		return;
 	}
 	if (has_every && (job.every_s == 0 || job.every_s > 366ull * 86400)) {
@@ -466,7 +466,7 @@ static bool job_id_param(const msgpack_object *params, const char *method, uint6
 	    !rpc_get_u64(map, "id", true, id, &found, r))
 		return false;
 	if (!found) {
-		rpc_reply_error(r, RPC_E_BAD_PARAMS, "missing id: %s takes {id: N}", method);
+		rpc_reply_error(r, RPC_E_MISSING_PARAM, "missing id: %s takes {id: N}", method);
 		return false;
 	}
 	return true;

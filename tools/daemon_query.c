@@ -247,7 +247,7 @@ void m_devices_get(void *ctx, struct rpc_conn *c, const msgpack_object *params, 
 	    !rpc_get_str(map, "ip", true, ipbuf, sizeof(ipbuf), &found, r))
 		return;
 	if (!found) {
-		rpc_reply_error(r, RPC_E_BAD_PARAMS, "missing ip: devices.get takes {ip: \"198.19.0.7\"}");
+		rpc_reply_error(r, RPC_E_MISSING_PARAM, "missing ip: devices.get takes {ip: \"198.19.0.7\"}");
 		return;
 	}
 	if (!daemon_parse_ip(ipbuf, "ip", &ip, r))
@@ -388,7 +388,7 @@ void m_events_subscribe(void *ctx, struct rpc_conn *c, const msgpack_object *par
 	    !rpc_get_str_array(map, "topics", topics, 8, &n, r))
 		return;
 	if (n == 0) {
-		rpc_reply_error(r, RPC_E_BAD_PARAMS, "missing topics: events.subscribe takes {topics: [\"scan\", "
+		rpc_reply_error(r, RPC_E_MISSING_PARAM, "missing topics: events.subscribe takes {topics: [\"scan\", "
 			       "\"device\", \"job\"]}");
 		return;
 	}

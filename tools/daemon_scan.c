@@ -476,7 +476,7 @@ static int build(struct daemon *d, struct dsweep *sw, const struct dscan_request
 
 	if (req->n_targets == 0) {
 		snprintf(err, errlen, "missing targets: give at least one, e.g. {targets: [\"198.19.0.0/24\"]}");
-		return RPC_E_BAD_PARAMS;
+		return RPC_E_MISSING_PARAM;
 	}
 	for (size_t i = 0; i < req->n_targets + req->n_excludes; i++) {
 		bool excl = i >= req->n_targets;
@@ -782,7 +782,7 @@ static bool get_id(const msgpack_object *params, const char *method, const char 
 	    !rpc_get_u64(*map, "id", true, id, &found, r))
 		return false;
 	if (!found) {
-		rpc_reply_error(r, RPC_E_BAD_PARAMS, "missing id: %s takes {id: N}", method);
+		rpc_reply_error(r, RPC_E_MISSING_PARAM, "missing id: %s takes {id: N}", method);
 		return false;
 	}
 	return true;

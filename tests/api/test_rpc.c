@@ -556,7 +556,7 @@ Test(rpc, wrong_param_types)
 	cr_assert_eq(rpc_call(c, "add", pack_kv, &x, &z, &res, err, sizeof(err)), RPC_E_BAD_PARAMS);
 	cr_assert(strstr(err, "'a'") && strstr(err, "unsigned integer"), "%s", err);
 	struct kv y = { "b", "two" }; /* a missing */
-	cr_assert_eq(rpc_call(c, "add", pack_kv, &y, &z, &res, err, sizeof(err)), RPC_E_BAD_PARAMS);
+	cr_assert_eq(rpc_call(c, "add", pack_kv, &y, &z, &res, err, sizeof(err)), RPC_E_MISSING_PARAM);
 	cr_assert(strstr(err, "missing param 'a'"), "%s", err);
 	cr_assert_eq(rpc_call(c, "add", pack_echo_args, NULL, &z, &res, err, sizeof(err)), RPC_E_BAD_PARAMS);
 	cr_assert_eq(call_add(c, 5, 6), 11);
@@ -626,7 +626,7 @@ Test(rpc, params_helpers)
 	cr_assert_not(found);
 	r.error_code = 0;
 	cr_assert_not(rpc_get_u64(map, "absent", true, &u, &found, &r));
-	cr_assert_eq(r.error_code, RPC_E_BAD_PARAMS);
+	cr_assert_eq(r.error_code, RPC_E_MISSING_PARAM);
 	cr_assert(rpc_get_bool(map, "t", &b, &found, &r));
 	cr_assert(b && found);
 	cr_assert_not(rpc_get_bool(map, "u", &b, &found, &r));

@@ -647,7 +647,7 @@ Test(daemon, bad_params)
 	struct rpc_client *c = connect_to(&D);
 
 	struct params *p = params_new(0);
-	expect_error(c, "scan.start", p, RPC_E_BAD_PARAMS, "missing targets");
+	expect_error(c, "scan.start", p, RPC_E_MISSING_PARAM, "missing targets");
 	p = params_new(1);
 	p_strs(p, "targets", "198.18.0.300", NULL);
 	expect_error(c, "scan.start", p, RPC_E_BAD_PARAMS, "bad target '198.18.0.300': octet out of range");
@@ -677,7 +677,7 @@ Test(daemon, bad_params)
 	p_str(p, "interface", "nosuch0");
 	expect_error(c, "scan.start", p, RPC_E_BAD_PARAMS, "nosuch0");
 	expect_error(c, "no.such.method", NULL, RPC_E_NO_METHOD, "no.such.method");
-	expect_error(c, "devices.get", params_new(0), RPC_E_BAD_PARAMS, "ip");
+	expect_error(c, "devices.get", params_new(0), RPC_E_MISSING_PARAM, "ip");
 	p = params_new(1);
 	p_str(p, "ip", "198.19.0.256");
 	expect_error(c, "devices.get", p, RPC_E_BAD_PARAMS, "198.19.0.256");
@@ -692,7 +692,7 @@ Test(daemon, bad_params)
 	expect_error(c, "jobs.remove", p, RPC_E_NOT_FOUND, "999");
 	p = params_new(1);
 	p_strs(p, "targets", "198.19.0.0/28", NULL);
-	expect_error(c, "jobs.add", p, RPC_E_BAD_PARAMS, "every_s");
+	expect_error(c, "jobs.add", p, RPC_E_MISSING_PARAM, "every_s");
 	p = params_new(2);
 	p_strs(p, "targets", "198.19.0.0/28", NULL);
 	p_str(p, "cron", "*/5 * * *");
