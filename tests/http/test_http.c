@@ -1,0 +1,579 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_http.c: lnmt-http in front of lnmtd, both in the lab's scanner namespace (the test joins
+ * that namespace with setns() and talks plain HTTP/1.1 over sockets to 127.0.0.1 there): a scan
+ * through POST /api/scans awaited by polling GET /api/scans/{id}, devices, errors (400, 404, 405,
+ * 413, 503), gzip, ETag/304, /metrics, events, and the bearer token when not on loopback.
+ *
+ * Environment (tests/meson.build): LNMTD_BIN, LNMT_HTTP_BIN, LNMT_LAB_SCRIPT; LNMT_LAB (the
+ * lab's name, default lnmt). No fixed sleeps: it blocks on the programs' stderr for "listening",
+ * on sockets with deadlines, and polls with real requests a bounded number of times.
+ */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define START_MS 15000
+#define IO_MS 15000
+
+static const char *env_or(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : dflt;
+}
+
+static const char *need_env(const char *name)
+{
+	const char *v = getenv(name);
+	cr_assert(v && *v, "%s is not set: run this test through 'meson test'", name);
+	return v;
+}
+
+static const char *scan_ns(void)
+{
+	static char ns[64];
+	snprintf(ns, sizeof(ns), "%s-scan", env_or("LNMT_LAB", "lnmt"));
+	return ns;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int left_ms(uint64_t deadline)
+{
+	uint64_t n = now_ms();
+	return n >= deadline ? 0 : (int)(deadline - n);
+}
+
+/* ---- programs ---- */
+
+struct proc {
+	pid_t pid;
+	int err_fd;
+	char log[32768];
+	size_t log_len;
+};
+
+static struct proc DAEMON, HTTP;
+static char dir[64], sock[128], db[128];
+
+static int run_wait(char *const argv[])
+{
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0)
+			_exit(126);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		cr_assert_eq(errno, EINTR);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static bool read_log(struct proc *p, int ms)
+{
+	struct pollfd pfd = { .fd = p->err_fd, .events = POLLIN };
+	if (p->err_fd < 0 || poll(&pfd, 1, ms) <= 0)
+		return false;
+	ssize_t n = read(p->err_fd, p->log + p->log_len, sizeof(p->log) - 1 - p->log_len);
+	if (n <= 0) {
+		close(p->err_fd);
+		p->err_fd = -1;
+		return false;
+	}
+	p->log_len += (size_t)n;
+	p->log[p->log_len] = '\0';
+	return true;
+}
+
+/* Starts argv (in the scanner namespace) and waits for `ready` in its stderr; false if it exits
+ * first (its log stays in p->log). */
+static bool start(struct proc *p, char *const argv[], const char *ready)
+{
+	int fds[2];
+	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+	p->log_len = 0;
+	p->log[0] = '\0';
+	p->pid = fork();
+	cr_assert_neq(p->pid, -1);
+	if (p->pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(fds[1], 2) < 0)
+			_exit(126);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	p->err_fd = fds[0];
+	uint64_t deadline = now_ms() + START_MS;
+	while (!strstr(p->log, ready)) {
+		if (!read_log(p, left_ms(deadline)) && (p->err_fd < 0 || !left_ms(deadline)))
+			return false;
+	}
+	return true;
+}
+
+/* SIGTERM, then waits (bounded); the exit status or -1. */
+static int stop(struct proc *p)
+{
+	if (!p->pid)
+		return 0;
+	kill(p->pid, SIGTERM);
+	int st = 0;
+	uint64_t deadline = now_ms() + 20000;
+	pid_t r;
+	while ((r = waitpid(p->pid, &st, WNOHANG)) == 0 && left_ms(deadline))
+		read_log(p, 50); /* waits on its stderr, which closes when it exits */
+	if (r == 0) {
+		kill(p->pid, SIGKILL);
+		waitpid(p->pid, &st, 0);
+	}
+	while (read_log(p, 0))
+		;
+	if (p->err_fd >= 0)
+		close(p->err_fd);
+	p->err_fd = -1;
+	p->pid = 0;
+	return r == 0 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void start_lnmtd(void)
+{
+	char *argv[] = { "ip", "netns", "exec", (char *)scan_ns(), (char *)need_env("LNMTD_BIN"), "--foreground",
+			 "--socket", sock, "--db", db, NULL };
+	cr_assert(start(&DAEMON, argv, "lnmtd: listening on "), "lnmtd did not start; its log:\n%s", DAEMON.log);
+}
+
+/* Starts lnmt-http with --listen addr (port 0) and extra args; returns the port it bound. */
+static unsigned start_http(const char *addr, const char *token_file)
+{
+	char listen[64];
+	snprintf(listen, sizeof(listen), "%s:0", addr);
+	char *argv[16] = { "ip", "netns", "exec", (char *)scan_ns(), (char *)need_env("LNMT_HTTP_BIN"),
+			   "--listen", listen, "--socket", sock };
+	int n = 9;
+	if (token_file) {
+		argv[n++] = "--token-file";
+		argv[n++] = (char *)token_file;
+	}
+	argv[n] = NULL;
+	cr_assert(start(&HTTP, argv, ")"), "lnmt-http did not start; its log:\n%s", HTTP.log);
+	char *at = strstr(HTTP.log, "listening on ");
+	cr_assert_not_null(at, "lnmt-http log: %s", HTTP.log);
+	char *colon = strchr(at + 13, ':');
+	cr_assert_not_null(colon);
+	unsigned port = (unsigned)strtoul(colon + 1, NULL, 10);
+	cr_assert(port > 0 && port < 65536, "lnmt-http log: %s", HTTP.log);
+	return port;
+}
+
+/* ---- HTTP ---- */
+
+struct resp {
+	int status;
+	char head[8192];
+	char *body;
+	size_t body_len;
+};
+
+static void resp_free(struct resp *r)
+{
+	free(r->body);
+	r->body = NULL;
+}
+
+/* A header's value (in a static buffer), or NULL. */
+static const char *header(const struct resp *r, const char *name)
+{
+	static char val[512];
+	size_t n = strlen(name);
+	for (const char *p = strstr(r->head, "\r\n"); p && p[2]; p = strstr(p + 2, "\r\n")) {
+		const char *l = p + 2;
+		if (strncasecmp(l, name, n) == 0 && l[n] == ':') {
+			const char *v = l + n + 1, *e = strstr(v, "\r\n");
+			while (*v == ' ')
+				v++;
+			snprintf(val, sizeof(val), "%.*s", (int)(e - v), v);
+			return val;
+		}
+	}
+	return NULL;
+}
+
+/* One request on a fresh connection (Connection: close), the whole response read. */
+static void req(unsigned port, const char *method, const char *path, const char *headers, const char *body,
+		size_t body_len, struct resp *r)
+{
+	memset(r, 0, sizeof(*r));
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	cr_assert_geq(fd, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0, "connect to 127.0.0.1:%u: %s", port,
+		     strerror(errno));
+	struct timeval tv = { .tv_sec = IO_MS / 1000 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	char h[2048];
+	int hn = snprintf(h, sizeof(h), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s%s", method, path,
+			  headers ? headers : "", body ? "Content-Type: application/json\r\n" : "");
+	if (body)
+		hn += snprintf(h + hn, sizeof(h) - (size_t)hn, "Content-Length: %zu\r\n", body_len);
+	hn += snprintf(h + hn, sizeof(h) - (size_t)hn, "\r\n");
+	cr_assert_eq(send(fd, h, (size_t)hn, MSG_NOSIGNAL), hn);
+	for (size_t off = 0; body && off < body_len;) {
+		ssize_t n = send(fd, body + off, body_len - off, MSG_NOSIGNAL);
+		cr_assert_gt(n, 0, "sending the body: %s", strerror(errno));
+		off += (size_t)n;
+	}
+	size_t cap = 65536, len = 0;
+	char *buf = malloc(cap);
+	for (;;) {
+		if (len + 4096 > cap)
+			buf = realloc(buf, cap *= 2);
+		ssize_t n = recv(fd, buf + len, cap - len - 1, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		cr_assert_geq(n, 0, "%s %s: reading the response: %s", method, path, strerror(errno));
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	char *end = strstr(buf, "\r\n\r\n");
+	cr_assert_not_null(end, "%s %s: no complete response: %s", method, path, buf);
+	snprintf(r->head, sizeof(r->head), "%.*s", (int)(end + 2 - buf), buf);
+	cr_assert_eq(sscanf(buf, "HTTP/1.1 %d", &r->status), 1, "bad status line: %.80s", buf);
+	r->body_len = len - (size_t)(end + 4 - buf);
+	r->body = malloc(r->body_len + 1);
+	memcpy(r->body, end + 4, r->body_len);
+	r->body[r->body_len] = '\0';
+	free(buf);
+}
+
+static void get(unsigned port, const char *path, struct resp *r)
+{
+	req(port, "GET", path, NULL, NULL, 0, r);
+}
+
+#define expect(r, code, what) \
+	cr_assert_eq((r)->status, code, "%s: status %d, %d expected; body: %.500s", what, (r)->status, code, (r)->body)
+
+/* ---- fixtures ---- */
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb, (void)flag, (void)ftw;
+	return remove(p);
+}
+
+static void setup(void)
+{
+	if (geteuid() != 0)
+		cr_skip_test("lab tests need root (network namespaces); running as uid %u", (unsigned)geteuid());
+	char *lsn[] = { "ip", "netns", "list", NULL };
+	if (run_wait(lsn) != 0)
+		cr_skip_test("'ip netns' is unavailable");
+	char *up[] = { (char *)need_env("LNMT_LAB_SCRIPT"), "up", NULL };
+	cr_assert_eq(run_wait(up), 0, "tools/lab up failed");
+	/* join the scanner namespace: 127.0.0.1 below is its loopback */
+	char nspath[128];
+	snprintf(nspath, sizeof(nspath), "/var/run/netns/%s", scan_ns());
+	int nsfd = open(nspath, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(nsfd, 0, "%s: %s", nspath, strerror(errno));
+	cr_assert_eq(setns(nsfd, CLONE_NEWNET), 0, "setns: %s", strerror(errno));
+	close(nsfd);
+	memset(&DAEMON, 0, sizeof(DAEMON));
+	memset(&HTTP, 0, sizeof(HTTP));
+	DAEMON.err_fd = HTTP.err_fd = -1;
+	snprintf(dir, sizeof(dir), "/tmp/lnmt-http-test-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/lnmtd.sock", dir);
+	snprintf(db, sizeof(db), "%s/db", dir);
+}
+
+static void teardown(void)
+{
+	int rc = stop(&HTTP);
+	if (rc)
+		cr_log_error("lnmt-http exited %d; its log:\n%s", rc, HTTP.log);
+	rc = stop(&DAEMON);
+	if (rc)
+		cr_log_error("lnmtd exited %d; its log:\n%s", rc, DAEMON.log);
+	if (dir[0])
+		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	dir[0] = '\0';
+}
+
+TestSuite(http, .init = setup, .fini = teardown, .timeout = 120);
+
+/* ---- tests ---- */
+
+Test(http, api)
+{
+	struct resp r;
+	start_lnmtd();
+	unsigned port = start_http("127.0.0.1", NULL);
+
+	get(port, "/api/health", &r);
+	expect(&r, 200, "health");
+	cr_assert(strstr(r.body, "\"daemon\":\"ok\"") && strstr(r.body, "\"store\":{"), "%s", r.body);
+	resp_free(&r);
+
+	/* a sweep of a lab /28, awaited by polling its status */
+	const char *scan = "{\"targets\":[\"198.19.0.0/28\"],\"probes\":[\"icmp\"],\"rate\":0}";
+	req(port, "POST", "/api/scans", NULL, scan, strlen(scan), &r);
+	expect(&r, 202, "POST /api/scans");
+	int id = -1;
+	cr_assert_eq(sscanf(r.body, "{\"id\":%d}", &id), 1, "%s", r.body);
+	resp_free(&r);
+	char path[128];
+	snprintf(path, sizeof(path), "/api/scans/%d", id);
+	bool done = false;
+	for (int i = 0; i < 2000 && !done; i++) { /* each poll a real request; a sweep takes ~1 s */
+		get(port, path, &r);
+		expect(&r, 200, path);
+		cr_assert_null(strstr(r.body, "\"state\":\"failed\""), "%s", r.body);
+		done = strstr(r.body, "\"state\":\"done\"") != NULL;
+		resp_free(&r);
+	}
+	cr_assert(done, "sweep %d did not finish", id);
+
+	get(port, "/api/devices?state=up&limit=100", &r);
+	expect(&r, 200, "devices");
+	cr_assert_eq(strncmp(r.body, "{\"devices\":[{\"ip\":\"198.19.0.0\"", 30), 0, "%.300s", r.body);
+	int count = 0;
+	for (const char *p = r.body; (p = strstr(p, "\"ip\":")); p++)
+		count++;
+	cr_assert_eq(count, 16, "%d devices, 16 expected: %.300s", count, r.body);
+	resp_free(&r);
+	get(port, "/api/devices?since=1h&subnet=198.19.0.0/30&limit=2", &r);
+	expect(&r, 200, "devices?since");
+	cr_assert(strstr(r.body, "\"next\":\"198.19.0.1\""), "%s", r.body);
+	resp_free(&r);
+	get(port, "/api/devices?bogus=1", &r);
+	expect(&r, 400, "unknown query parameter");
+	resp_free(&r);
+	get(port, "/api/devices?state=sideways", &r);
+	expect(&r, 400, "BAD_PARAMS");
+	cr_assert(strstr(r.body, "\"error\":{\"code\":\"BAD_PARAMS\""), "%s", r.body);
+	resp_free(&r);
+
+	get(port, "/api/devices/198.19.0.3", &r);
+	expect(&r, 200, "device");
+	cr_assert(strstr(r.body, "\"observations\":["), "%s", r.body);
+	resp_free(&r);
+	get(port, "/api/devices/198.19.200.3", &r);
+	expect(&r, 404, "unknown device");
+	cr_assert(strstr(r.body, "\"code\":\"NOT_FOUND\""), "%s", r.body);
+	resp_free(&r);
+	get(port, "/api/scans/99999", &r);
+	expect(&r, 404, "unknown sweep");
+	resp_free(&r);
+
+	get(port, "/api/no/such/thing", &r);
+	expect(&r, 404, "unknown path");
+	resp_free(&r);
+	req(port, "PUT", "/api/devices", NULL, NULL, 0, &r);
+	expect(&r, 405, "PUT /api/devices");
+	cr_assert_str_eq(header(&r, "Allow"), "GET, HEAD");
+	resp_free(&r);
+	req(port, "POST", "/api/scans", NULL, "{\"targets\":[", 12, &r);
+	expect(&r, 400, "malformed JSON");
+	resp_free(&r);
+	const char *bad = "{\"targets\":[\"8.8.8.300\"]}";
+	req(port, "POST", "/api/scans", NULL, bad, strlen(bad), &r);
+	expect(&r, 400, "bad target");
+	resp_free(&r);
+	size_t big_len = 100 * 1024;
+	char *big = malloc(big_len);
+	memset(big, ' ', big_len);
+	big[0] = '{';
+	big[big_len - 1] = '}';
+	req(port, "POST", "/api/scans", NULL, big, big_len, &r);
+	free(big);
+	expect(&r, 413, "100 KiB body");
+	resp_free(&r);
+
+	/* gzip when asked, on a body over 1 KiB */
+	req(port, "GET", "/api/devices", "Accept-Encoding: gzip\r\n", NULL, 0, &r);
+	expect(&r, 200, "gzip");
+	cr_assert_str_eq(header(&r, "Content-Encoding"), "gzip");
+	cr_assert(r.body_len > 2 && (unsigned char)r.body[0] == 0x1f && (unsigned char)r.body[1] == 0x8b);
+	resp_free(&r);
+	get(port, "/api/devices", &r);
+	cr_assert_null(header(&r, "Content-Encoding"));
+	resp_free(&r);
+
+	/* ETag and 304 on the reports */
+	const char *reports[] = { "/api/reports/network", "/api/reports/uptime?since=24h" };
+	for (size_t i = 0; i < 2; i++) {
+		get(port, reports[i], &r);
+		expect(&r, 200, reports[i]);
+		const char *et = header(&r, "ETag");
+		cr_assert_not_null(et, "%s: no ETag", reports[i]);
+		char inm[600];
+		snprintf(inm, sizeof(inm), "If-None-Match: %s\r\n", et);
+		resp_free(&r);
+		req(port, "GET", reports[i], inm, NULL, 0, &r);
+		expect(&r, 304, reports[i]);
+		cr_assert_eq(r.body_len, 0);
+		resp_free(&r);
+		req(port, "GET", reports[i], "If-None-Match: \"0000000000000000\"\r\n", NULL, 0, &r);
+		expect(&r, 200, reports[i]);
+		resp_free(&r);
+	}
+
+	/* jobs */
+	const char *job = "{\"targets\":[\"198.19.1.0/28\"],\"every_s\":3600,\"name\":\"hourly\"}";
+	req(port, "POST", "/api/scheduler/jobs", NULL, job, strlen(job), &r);
+	expect(&r, 201, "POST jobs");
+	resp_free(&r);
+	get(port, "/api/scheduler/jobs", &r);
+	expect(&r, 200, "GET jobs");
+	cr_assert(strstr(r.body, "\"name\":\"hourly\""), "%s", r.body);
+	resp_free(&r);
+	req(port, "DELETE", "/api/scheduler/jobs/1", NULL, NULL, 0, &r);
+	expect(&r, 200, "DELETE job");
+	resp_free(&r);
+	get(port, "/api/scheduler/jobs/1", &r);
+	expect(&r, 404, "removed job");
+	resp_free(&r);
+
+	get(port, "/metrics", &r);
+	expect(&r, 200, "metrics");
+	const char *names[] = { "lnmt_sweeps_total", "lnmt_devices{state=\"up\"}", "lnmt_devices{state=\"down\"}",
+				"lnmt_rpc_requests_total", "lnmt_http_requests_total{code=\"200\"}",
+				"lnmt_http_request_seconds_bucket{le=\"+Inf\"}", "lnmt_http_request_seconds_count" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		cr_assert(strstr(r.body, names[i]), "/metrics lacks %s:\n%s", names[i], r.body);
+	resp_free(&r);
+
+	get(port, "/", &r);
+	expect(&r, 200, "dashboard");
+	cr_assert(strstr(r.body, "/api/devices"), "%.200s", r.body);
+	resp_free(&r);
+
+	/* lnmtd gone: 503 */
+	cr_assert_eq(stop(&DAEMON), 0, "lnmtd: %s", DAEMON.log);
+	get(port, "/api/health", &r);
+	expect(&r, 503, "health without lnmtd");
+	resp_free(&r);
+	get(port, "/api/devices", &r);
+	expect(&r, 503, "devices without lnmtd");
+	resp_free(&r);
+}
+
+/* Server-sent events: a sweep started after subscribing shows up as events. */
+Test(http, events)
+{
+	start_lnmtd();
+	unsigned port = start_http("127.0.0.1", NULL);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	const char *rq = "GET /api/events?topics=scan HTTP/1.1\r\nHost: x\r\n\r\n";
+	cr_assert_eq(send(fd, rq, strlen(rq), MSG_NOSIGNAL), (ssize_t)strlen(rq));
+	char buf[65536];
+	size_t len = 0;
+	uint64_t deadline = now_ms() + IO_MS;
+	bool started = false;
+	while (!strstr(buf, "event: scan.done")) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		cr_assert_gt(poll(&pfd, 1, left_ms(deadline)), 0, "no scan.done event; got:\n%s", buf);
+		ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+		cr_assert_gt(n, 0, "stream ended; got:\n%s", buf);
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (!started && strstr(buf, "event: subscribed")) {
+			cr_assert(strstr(buf, "HTTP/1.1 200") && strcasestr(buf, "text/event-stream"), "%s", buf);
+			struct resp r;
+			const char *scan = "{\"targets\":[\"198.19.2.0/29\"],\"probes\":[\"icmp\"]}";
+			req(port, "POST", "/api/scans", NULL, scan, strlen(scan), &r);
+			expect(&r, 202, "POST /api/scans");
+			resp_free(&r);
+			started = true;
+		}
+	}
+	cr_assert(strstr(buf, "data: {\"id\":1,\"state\":\"done\""), "%s", buf);
+	close(fd);
+}
+
+/* Non-loopback needs a token file; with one, every request needs the bearer token. */
+Test(http, token)
+{
+	start_lnmtd();
+	char *noauth[] = { "ip", "netns", "exec", (char *)scan_ns(), (char *)need_env("LNMT_HTTP_BIN"), "--listen",
+			   "0.0.0.0:0", "--socket", sock, NULL };
+	cr_assert_eq(run_wait(noauth), 2, "lnmt-http on 0.0.0.0 without --token-file must exit 2");
+
+	char tf[160];
+	snprintf(tf, sizeof(tf), "%s/token", dir);
+	FILE *f = fopen(tf, "w");
+	cr_assert_not_null(f);
+	fputs("s3cret-token-0123456789abcdef\n", f);
+	fclose(f);
+	unsigned port = start_http("0.0.0.0", tf);
+	struct resp r;
+	get(port, "/api/health", &r);
+	expect(&r, 401, "no token");
+	cr_assert_not_null(header(&r, "WWW-Authenticate"));
+	resp_free(&r);
+	req(port, "GET", "/api/health", "Authorization: Bearer s3cret-token-0123456789abcdeX\r\n", NULL, 0, &r);
+	expect(&r, 401, "wrong token");
+	resp_free(&r);
+	req(port, "GET", "/api/health", "Authorization: Bearer s3cret-token-0123456789abcdef\r\n", NULL, 0, &r);
+	expect(&r, 200, "right token");
+	resp_free(&r);
+}
+
+static bool nothing_ran;
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+	nothing_ran = stats->tests_passed + stats->tests_failed + stats->tests_crashed == 0;
+}
+
+/* One daemon at a time, and the lab is shared with the other lab tests: never run two at once.
+ * When all of them skipped, exit 77 so meson reports SKIP rather than OK. */
+int main(int argc, char *argv[])
+{
+	struct criterion_test_set *tests = criterion_initialize();
+	int result = 0;
+
+	if (criterion_handle_args(argc, argv, true)) {
+		criterion_options.jobs = 1;
+		result = !criterion_run_all_tests(tests);
+		if (result == 0 && nothing_ran)
+			result = 77;
+	}
+	criterion_finalize(tests);
+	return result;
+}
