@@ -82,7 +82,26 @@ static void observe(unsigned code, uint64_t us)
 
 /* ---- RPC: one client per worker thread ---- */
 
-static __thread struct rpc_client *tl_client;
+/* The worker's client is kept in a thread key rather than a __thread variable so that it is
+ * closed when libmicrohttpd's worker threads exit (MHD_stop_daemon joins them). */
+static pthread_key_t client_key;
+static pthread_once_t client_key_once = PTHREAD_ONCE_INIT;
+
+static void close_thread_client(void *client)
+{
+	rpc_client_close(client);
+}
+
+static void make_client_key(void)
+{
+	pthread_key_create(&client_key, close_thread_client);
+}
+
+static void drop_thread_client(struct rpc_client *client)
+{
+	rpc_client_close(client);
+	pthread_setspecific(client_key, NULL);
+}
 
 /* rpc_call on the thread's client, (re)connecting as needed: 0, RPC error code (> 0, message in
  * err), or -errno (unreachable). */
@@ -90,25 +109,26 @@ static int call(const char *method, json_t *params, msgpack_zone **zone, msgpack
 		size_t errlen)
 {
 	atomic_fetch_add(&m_rpc_calls, 1);
+	pthread_once(&client_key_once, make_client_key);
 	for (int attempt = 0; attempt < 2; attempt++) {
 		bool fresh = false;
-		if (!tl_client) {
-			int rc = rpc_client_connect(&tl_client, g_srv->cfg.socket);
+		struct rpc_client *client = pthread_getspecific(client_key);
+		if (!client) {
+			int rc = rpc_client_connect(&client, g_srv->cfg.socket);
 			if (rc < 0) {
-				tl_client = NULL;
 				snprintf(err, errlen, "lnmtd does not answer on %s: %s", g_srv->cfg.socket, strerror(-rc));
 				atomic_fetch_add(&m_rpc_failures, 1);
 				return rc;
 			}
-			rpc_client_set_timeout(tl_client, RPC_TIMEOUT_MS);
+			rpc_client_set_timeout(client, RPC_TIMEOUT_MS);
+			pthread_setspecific(client_key, client);
 			fresh = true;
 		}
 		err[0] = '\0';
-		int rc = rpc_call(tl_client, method, http_pack_json_params, params, zone, res, err, errlen);
+		int rc = rpc_call(client, method, http_pack_json_params, params, zone, res, err, errlen);
 		if (rc >= 0)
 			return rc;
-		rpc_client_close(tl_client);
-		tl_client = NULL;
+		drop_thread_client(client);
 		if (fresh || rc == -ETIMEDOUT || attempt == 1) {
 			snprintf(err, errlen, "lnmtd does not answer: %s", strerror(-rc));
 			atomic_fetch_add(&m_rpc_failures, 1);
