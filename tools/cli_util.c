@@ -38,11 +38,14 @@ bool cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return true;
 }
 
-bool cli_parse_duration_ns(const char *s, uint64_t *out)
+struct unit {
+	const char *suffix;
+	double scale; /* to the caller's unit */
+};
+
+/* A non-negative number with one of units' suffixes ("" = a bare number), scaled, at most max. */
+static bool parse_scaled(const char *s, const struct unit *units, size_t n, double max, uint64_t *out)
 {
-	static const struct { const char *unit; double ns; } units[] = {
-		{ "us", 1e3 }, { "ms", 1e6 }, { "s", 1e9 }, { "m", 60e9 }, { "", 1e6 },
-	};
 	char *end;
 
 	if (!isdigit((unsigned char)*s) && *s != '.')
@@ -51,41 +54,34 @@ bool cli_parse_duration_ns(const char *s, uint64_t *out)
 	double v = strtod(s, &end);
 	if (errno || !isfinite(v) || v < 0)
 		return false;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(end, units[i].unit) == 0) {
-			double ns = v * units[i].ns;
-			if (ns > 86400e9) /* a day is beyond any sane wait */
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(end, units[i].suffix) == 0) {
+			double scaled = v * units[i].scale;
+			if (scaled > max)
 				return false;
-			*out = (uint64_t)ns;
+			*out = (uint64_t)scaled;
 			return true;
 		}
 	}
 	return false;
 }
 
+bool cli_parse_duration_ns(const char *s, uint64_t *out)
+{
+	static const struct unit units[] = {
+		{ "us", 1e3 }, { "ms", 1e6 }, { "s", 1e9 }, { "m", 60e9 }, { "", 1e6 },
+	};
+	/* A day is beyond any sane wait. */
+	return parse_scaled(s, units, sizeof(units) / sizeof(units[0]), 86400e9, out);
+}
+
 bool cli_parse_age_us(const char *s, uint64_t *out)
 {
-	static const struct { const char *unit; double s; } units[] = {
-		{ "s", 1 }, { "m", 60 }, { "h", 3600 }, { "d", 86400 }, { "w", 604800 }, { "", 1 },
+	static const struct unit units[] = {
+		{ "s", 1e6 }, { "m", 60e6 }, { "h", 3600e6 }, { "d", 86400e6 }, { "w", 604800e6 }, { "", 1e6 },
 	};
-	char *end;
-
-	if (!isdigit((unsigned char)*s) && *s != '.')
-		return false;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || !isfinite(v) || v < 0)
-		return false;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(end, units[i].unit) == 0) {
-			double us = v * units[i].s * 1e6;
-			if (us > 100.0 * 365 * 86400e6) /* a century is beyond any history */
-				return false;
-			*out = (uint64_t)us;
-			return true;
-		}
-	}
-	return false;
+	/* A century is beyond any history. */
+	return parse_scaled(s, units, sizeof(units) / sizeof(units[0]), 100.0 * 365 * 86400e6, out);
 }
 
 uint64_t cli_now_us(void)
