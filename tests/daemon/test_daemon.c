@@ -13,6 +13,8 @@
 #include "rpc.h"
 
 #include <criterion/criterion.h>
+
+#include "../lab_env.h"
 #include <criterion/logging.h>
 
 #include <errno.h>
@@ -36,39 +38,6 @@ extern char **environ;
 
 #define START_MS 15000
 #define NOTE_MS 30000
-
-static const char *env_or(const char *name, const char *dflt)
-{
-	const char *v = getenv(name);
-	return v && *v ? v : dflt;
-}
-
-static const char *need_env(const char *name)
-{
-	const char *v = getenv(name);
-	cr_assert(v && *v, "%s is not set: run this test through 'meson test'", name);
-	return v;
-}
-
-static const char *scan_ns(void)
-{
-	static char ns[64];
-	snprintf(ns, sizeof(ns), "%s-scan", env_or("LNMT_LAB", "lnmt"));
-	return ns;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static int left_ms(uint64_t deadline)
-{
-	uint64_t n = now_ms();
-	return n >= deadline ? 0 : (int)(deadline - n);
-}
 
 /* ---- running programs ---- */
 

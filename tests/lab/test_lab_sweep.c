@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* test_lab_sweep.c: lnmt scan against the lab namespaces, recall and precision against the ground truth. */
 #include <criterion/criterion.h>
+
+#include "../lab_env.h"
 #include <criterion/logging.h>
 
 #include <arpa/inet.h>
@@ -67,12 +69,6 @@ struct addr_set {
 /* Set by lab_up() when it applied something other than the defaults; fini puts them back. */
 static bool lab_changed;
 
-static const char *env_or(const char *name, const char *dflt)
-{
-	const char *v = getenv(name);
-	return v && *v ? v : dflt;
-}
-
 static const char *lnmt_bin(void)
 {
 	const char *v = getenv("LNMT_BIN");
@@ -85,14 +81,6 @@ static const char *lab_script(void)
 	const char *v = getenv("LNMT_LAB_SCRIPT");
 	cr_assert(v && *v, "LNMT_LAB_SCRIPT is not set: run this test through 'meson test'");
 	return v;
-}
-
-/* Same default and rule as tools/lab: unset or empty means "lnmt". */
-static const char *scan_ns(void)
-{
-	static char ns[64];
-	snprintf(ns, sizeof(ns), "%s-scan", env_or("LNMT_LAB", "lnmt"));
-	return ns;
 }
 
 static double now_s(void)
