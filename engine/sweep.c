@@ -157,12 +157,7 @@ static void wait_replies(struct sweep *sw, uint64_t deadline, int allowed_stop)
 		uint64_t now = clock_now_ns();
 		if (now >= deadline || all_answered(sw) || sweep_stop_level(sw) > allowed_stop)
 			break;
-		uint64_t until = deadline < now + WAIT_SLICE_NS ? deadline : now + WAIT_SLICE_NS;
-		struct timespec ts = { (time_t)(until / 1000000000u), (long)(until % 1000000000u) };
-		pthread_cond_timedwait(&sw->changed, &sw->lock, &ts);
-		pthread_mutex_unlock(&sw->lock);
-		sweep_report_progress(sw, clock_now_ns(), false);
-		pthread_mutex_lock(&sw->lock);
+		sweep_wait_changed(sw, deadline < now + WAIT_SLICE_NS ? deadline : now + WAIT_SLICE_NS);
 	}
 	pthread_mutex_unlock(&sw->lock);
 }
@@ -178,13 +173,8 @@ static uint64_t retry_gap(const struct sweep *sw)
 /* After the first pass: with shards, the pairs it walked are this shard's probes. */
 static void count_probes(struct sweep *sw)
 {
-	uint64_t walked = 0;
-
-	if (sweep_load(&sw->probes) != UINT64_MAX || sweep_stop_level(sw))
-		return;
-	for (unsigned i = 0; i < sw->n_senders; i++)
-		walked += sw->senders[i].walked;
-	__atomic_store_n(&sw->probes, walked, __ATOMIC_RELAXED);
+	if (sweep_load(&sw->probes) == UINT64_MAX && !sweep_stop_level(sw))
+		__atomic_store_n(&sw->probes, sweep_walked(sw), __ATOMIC_RELAXED);
 }
 
 static int run_passes(struct sweep *sw, struct sweep_stats *st, char *err, size_t errlen)
@@ -220,12 +210,10 @@ static int run_passes(struct sweep *sw, struct sweep_stats *st, char *err, size_
 
 static void fill_stats(const struct sweep *sw, struct sweep_stats *st)
 {
-	uint64_t probes = sweep_load(&sw->probes), walked = 0;
+	uint64_t probes = sweep_load(&sw->probes);
 
-	for (unsigned i = 0; i < sw->n_senders; i++)
-		walked += sw->senders[i].walked;
 	st->addresses = sw->cfg->targets->count;
-	st->probes = probes == UINT64_MAX ? walked : probes;
+	st->probes = probes == UINT64_MAX ? sweep_walked(sw) : probes;
 	st->sent = sweep_sent(sw);
 	st->replies = sweep_load(&sw->replies);
 	st->duplicates = sweep_load(&sw->dups);

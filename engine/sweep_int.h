@@ -114,7 +114,12 @@ int sweep_senders_run_pass(struct sweep *sw, char *err, size_t errlen);
 void sweep_senders_stop(struct sweep *sw);
 uint64_t sweep_sent(const struct sweep *sw);
 uint64_t sweep_sent_first_pass(const struct sweep *sw);
+/* Pairs the first pass has visited, over all senders. */
+uint64_t sweep_walked(const struct sweep *sw);
 void sweep_report_progress(struct sweep *sw, uint64_t now, bool force);
+/* With sw->lock held: waits on sw->changed until until_ns at the latest, then reports progress
+ * with the lock released (the sink may be slow) and takes the lock again. */
+void sweep_wait_changed(struct sweep *sw, uint64_t until_ns);
 
 /* sweep_rx.c */
 void *sweep_rx_main(void *arg);

@@ -39,6 +39,14 @@ uint64_t sweep_sent(const struct sweep *sw)
 	return n;
 }
 
+uint64_t sweep_walked(const struct sweep *sw)
+{
+	uint64_t n = 0;
+	for (unsigned i = 0; i < sw->n_senders; i++)
+		n += sw->senders[i].walked;
+	return n;
+}
+
 uint64_t sweep_sent_first_pass(const struct sweep *sw)
 {
 	uint64_t n = 0;
@@ -191,18 +199,22 @@ static void *sender_main(void *arg)
 	return NULL;
 }
 
+void sweep_wait_changed(struct sweep *sw, uint64_t until_ns)
+{
+	struct timespec ts = { (time_t)(until_ns / 1000000000u), (long)(until_ns % 1000000000u) };
+
+	pthread_cond_timedwait(&sw->changed, &sw->lock, &ts);
+	pthread_mutex_unlock(&sw->lock);
+	sweep_report_progress(sw, clock_now_ns(), false);
+	pthread_mutex_lock(&sw->lock);
+}
+
 /* Waits until every sender finished its step, reporting progress meanwhile. */
 static void await_senders(struct sweep *sw)
 {
 	pthread_mutex_lock(&sw->lock);
-	while (sw->busy) {
-		uint64_t until = clock_now_ns() + PROGRESS_SLICE_NS;
-		struct timespec ts = { (time_t)(until / 1000000000u), (long)(until % 1000000000u) };
-		pthread_cond_timedwait(&sw->changed, &sw->lock, &ts);
-		pthread_mutex_unlock(&sw->lock);
-		sweep_report_progress(sw, clock_now_ns(), false);
-		pthread_mutex_lock(&sw->lock);
-	}
+	while (sw->busy)
+		sweep_wait_changed(sw, clock_now_ns() + PROGRESS_SLICE_NS);
 	pthread_mutex_unlock(&sw->lock);
 }
 

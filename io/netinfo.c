@@ -4,6 +4,7 @@
 
 #include "clock.h"
 #include "err.h"
+#include "hex.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -639,17 +640,6 @@ int netinfo_next_hop_mac(int ifindex, const uint8_t src_mac[6], uint32_t src_ip,
 }
 
 /* ---- parsing ------------------------------------------------------------------------------ */
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int netinfo_parse_mac(const char *s, uint8_t mac[6])
 {

@@ -2,6 +2,8 @@
 /* oui.c: MAC vendors from the IEEE OUI list, loaded on first need into a sorted array. */
 #include "store_int.h"
 
+#include "hex.h"
+
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,17 +28,6 @@ void store_oui_free(struct oui_table *t)
 	free(t);
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "XX-XX-XX" at p: the OUI, or -1. */
 static long parse_oui(const char *p, const char *end)
 {
@@ -45,7 +36,7 @@ static long parse_oui(const char *p, const char *end)
 	if (end - p < 8 || p[2] != '-' || p[5] != '-')
 		return -1;
 	for (int i = 0; i < 8; i += 3) {
-		int hi = hexval(p[i]), lo = hexval(p[i + 1]);
+		int hi = hex_digit(p[i]), lo = hex_digit(p[i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		v = v << 8 | hi << 4 | lo;

@@ -33,6 +33,9 @@ bool cli_parse_duration_ns(const char *s, uint64_t *out);
 /* An age for --since: "90s", "30m", "24h", "7d", "2w"; a bare number is seconds. */
 bool cli_parse_age_us(const char *s, uint64_t *out);
 
+/* "arp,icmp,syn" for a STORE_PROBE_* mask, "-" for none. */
+void cli_probes_text(uint8_t mask, char *buf, size_t len);
+
 /* Wall-clock microseconds since the epoch. */
 uint64_t cli_now_us(void);
 /* "2026-11-26 20:55:01" in local time, or "-" for 0; buf >= 20 bytes. */

@@ -84,6 +84,21 @@ bool cli_parse_age_us(const char *s, uint64_t *out)
 	return parse_scaled(s, units, sizeof(units) / sizeof(units[0]), 100.0 * 365 * 86400e6, out);
 }
 
+void cli_probes_text(uint8_t mask, char *buf, size_t len)
+{
+	static const struct { uint8_t bit; const char *name; } names[] = {
+		{ STORE_PROBE_ARP, "arp" }, { STORE_PROBE_ICMP, "icmp" }, { STORE_PROBE_SYN, "syn" },
+	};
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (mask & names[i].bit)
+			off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? "," : "", names[i].name);
+	if (!off)
+		snprintf(buf, len, "-");
+}
+
 uint64_t cli_now_us(void)
 {
 	struct timespec ts;

@@ -200,7 +200,6 @@ void mp_emit_map(struct mp *m, msgpack_packer *pk);
 void mp_emit_array(struct mp *m, msgpack_packer *pk);
 
 /* "arp,icmp" from a STORE_PROBE_* mask ("-" for none). */
-void daemon_probes_text(uint8_t mask, char *buf, size_t len);
 /* A device as `lnmt devices -f jsonl` shows it, as map members of m. */
 void daemon_pack_device(struct mp *m, const struct store_device *d);
 /* A sweep summary's members. */

@@ -113,21 +113,6 @@ void mp_emit_array(struct mp *m, msgpack_packer *pk)
 
 /* ---- devices and sweeps ---- */
 
-void daemon_probes_text(uint8_t mask, char *buf, size_t len)
-{
-	static const struct { uint8_t bit; const char *name; } names[] = {
-		{ STORE_PROBE_ARP, "arp" }, { STORE_PROBE_ICMP, "icmp" }, { STORE_PROBE_SYN, "syn" },
-	};
-	size_t off = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < 3; i++)
-		if (mask & names[i].bit)
-			off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? "," : "", names[i].name);
-	if (!off)
-		snprintf(buf, len, "-");
-}
-
 void daemon_pack_device(struct mp *m, const struct store_device *d)
 {
 	char ip[16], mac[18], probes[16];
@@ -146,7 +131,7 @@ void daemon_pack_device(struct mp *m, const struct store_device *d)
 	mp_time(m, "last_seen", d->last_seen_us);
 	mp_time(m, "last_change", d->last_change_us);
 	mp_u64(m, "rtt_us", d->last_rtt_us);
-	daemon_probes_text(d->probes, probes, sizeof(probes));
+	cli_probes_text(d->probes, probes, sizeof(probes));
 	mp_str(m, "probes", probes);
 	msgpack_packer *pk = mp_key(m, "open_ports");
 	msgpack_pack_array(pk, d->n_open);
@@ -185,7 +170,7 @@ void daemon_pack_summary(struct mp *m, const struct dsummary *s)
 		mp_u64(m, "job", s->job_id);
 	mp_str(m, "state", s->state);
 	mp_str(m, "targets", s->targets);
-	daemon_probes_text(s->probes, probes, sizeof(probes));
+	cli_probes_text(s->probes, probes, sizeof(probes));
 	mp_str(m, "probes", probes);
 	mp_time(m, "start", s->start_us);
 	mp_time(m, "end", s->end_us);

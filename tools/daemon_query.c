@@ -224,7 +224,7 @@ static int pack_obs_cb(void *ctx, const struct store_observation *o)
 	mp_time(&m, "time", o->time_us);
 	mp_u64(&m, "sweep", o->sweep_id);
 	mp_str(&m, "state", o->state == STORE_STATE_UP ? "up" : "down");
-	daemon_probes_text(o->probes, probes, sizeof(probes));
+	cli_probes_text(o->probes, probes, sizeof(probes));
 	mp_str(&m, "probes", probes);
 	mp_u64(&m, "rtt_us", o->rtt_us);
 	mp_emit_map(&m, mp_elem(ctx));

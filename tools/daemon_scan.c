@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "err.h"
 #include "netinfo.h"
+#include "scan_store.h"
 #include "targets.h"
 
 #include <errno.h>
@@ -136,26 +137,12 @@ static void pack_device_note(void *arg, msgpack_packer *pk)
 
 /* ---- the sink ---- */
 
-static uint8_t store_probe_of(const struct probe_ops *p)
-{
-	if (p == &probe_arp)
-		return STORE_PROBE_ARP;
-	if (p == &probe_icmp)
-		return STORE_PROBE_ICMP;
-	return STORE_PROBE_SYN;
-}
-
 static void on_result(void *ctx, const struct sweep_result *r)
 {
 	struct dsweep *sw = ctx;
-	struct store_result sr = {
-		.ip = r->ip, .probe = store_probe_of(r->probe),
-		.state = r->state == PROBE_STATE_OPEN ? STORE_RESULT_OPEN
-		       : r->state == PROBE_STATE_CLOSED ? STORE_RESULT_CLOSED : STORE_RESULT_UP,
-		.port = r->port, .rtt_us = r->rtt_us, .ttl = r->ttl, .has_mac = r->has_mac, .time_us = cli_now_us(),
-	};
+	struct store_result sr;
 
-	memcpy(sr.mac, r->mac, 6);
+	scan_store_result_of(r, &sr);
 	store_recorder_add(sw->rec, &sr);
 }
 
@@ -435,7 +422,7 @@ static int add_probe(struct dsweep *sw, const char *name, char *err, size_t errl
 		if (sw->cfg.probes[i] == p)
 			return 0;
 	sw->cfg.probes[sw->cfg.n_probes++] = p;
-	sw->info.probes |= store_probe_of(p);
+	sw->info.probes |= scan_store_probe_of(p);
 	return 0;
 }
 
@@ -568,20 +555,19 @@ int daemon_scan_start(struct daemon *d, const struct dscan_request *req, uint64_
 		goto fail;
 	}
 
-	/* Recorded like `lnmt scan` records: every probe covers every range (no shards here). */
-	struct store_range *ranges = calloc(sw->targets.n_incl ? sw->targets.n_incl : 1, sizeof(*ranges));
-	if (!ranges) {
+	/* Recorded as `lnmt scan` records (no shards here: every probe covers every range). */
+	struct store_range *ranges;
+	size_t n_ranges;
+	if (scan_store_ranges(&sw->cfg, &ranges, &n_ranges)) {
 		snprintf(err, errlen, "out of memory");
 		rc = RPC_E_INTERNAL;
 		goto fail;
 	}
-	for (size_t i = 0; i < sw->targets.n_incl; i++)
-		ranges[i] = (struct store_range){ sw->targets.incl[i].first, sw->targets.incl[i].last };
 	sw->info.start_us = cli_now_us();
 	sw->info.rate_pps = sw->cfg.rate_pps;
 	sw->info.retries = sw->cfg.retries;
 	sw->info.addresses = sw->targets.count;
-	rc = store_recorder_open(d->st, &sw->info, ranges, sw->targets.n_incl, &sw->rec, serr, sizeof(serr));
+	rc = store_recorder_open(d->st, &sw->info, ranges, n_ranges, &sw->rec, serr, sizeof(serr));
 	free(ranges);
 	if (rc) {
 		snprintf(err, errlen, "cannot record the sweep: %s", serr);
@@ -615,7 +601,7 @@ int daemon_scan_start(struct daemon *d, const struct dscan_request *req, uint64_
 		goto fail;
 	}
 	char probes[16], job[40] = "";
-	daemon_probes_text(sw->info.probes, probes, sizeof(probes));
+	cli_probes_text(sw->info.probes, probes, sizeof(probes));
 	if (sw->job_id)
 		snprintf(job, sizeof(job), " for job %llu", (unsigned long long)sw->job_id);
 	daemon_log("sweep %llu started%s: %s (%s, %llu addresses, %llu pps, on %s)", (unsigned long long)sw->id, job,

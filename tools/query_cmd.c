@@ -197,21 +197,6 @@ static int parse_query(const char *cmd, int argc, char **argv, struct query_opts
 
 /* ---- devices ---- */
 
-static void probes_text(uint8_t mask, char *buf, size_t len)
-{
-	static const struct { uint8_t bit; const char *name; } names[] = {
-		{ STORE_PROBE_ARP, "arp" }, { STORE_PROBE_ICMP, "icmp" }, { STORE_PROBE_SYN, "syn" },
-	};
-	size_t off = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < 3; i++)
-		if (mask & names[i].bit)
-			off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? "," : "", names[i].name);
-	if (!off)
-		snprintf(buf, len, "-");
-}
-
 static void ports_text(const struct store_device *d, char *buf, size_t len, const char *sep)
 {
 	size_t off = 0;
@@ -267,7 +252,7 @@ static void device_json(const struct store_device *d, bool open)
 	char vendor[6 * STORE_VENDOR_LEN];
 
 	mac_text(d, mac);
-	probes_text(d->probes, probes, sizeof(probes));
+	cli_probes_text(d->probes, probes, sizeof(probes));
 	ports_text(d, ports, sizeof(ports), ",");
 	json_escape(d->vendor, vendor, sizeof(vendor));
 	printf("{\"ip\":\"%s\",\"state\":\"%s\",\"mac\":%s%s%s,\"vendor\":\"%s\",\"first_seen\":\"%s\","
@@ -292,7 +277,7 @@ static int print_device(void *ctx, const struct store_device *d)
 	}
 	ipv4_format(d->ip, ip);
 	mac_text(d, mac);
-	probes_text(d->probes, probes, sizeof(probes));
+	cli_probes_text(d->probes, probes, sizeof(probes));
 	if (lc->format == OUT_CSV) {
 		ports_text(d, ports, sizeof(ports), " ");
 		printf("%s,%s,%s,\"%s\",%s,%s,%u,%s,%s\n", ip, state_name(d->state), d->has_mac ? mac : "",
@@ -385,7 +370,7 @@ static int print_observation(void *ctx, const struct store_observation *o)
 	struct history_ctx *h = ctx;
 	char t[24], probes[16];
 
-	probes_text(o->probes, probes, sizeof(probes));
+	cli_probes_text(o->probes, probes, sizeof(probes));
 	if (h->format == OUT_JSONL)
 		printf("%s{\"time\":\"%s\",\"sweep\":%llu,\"state\":\"%s\",\"probes\":\"%s\",\"rtt_us\":%u}",
 		       h->n++ ? "," : "", cli_format_time_iso(o->time_us, t, sizeof(t)),
@@ -401,7 +386,7 @@ static void print_device_text(const struct store_device *d)
 	char ip[16], mac[18], t[24], probes[16], ports[400];
 
 	mac_text(d, mac);
-	probes_text(d->probes, probes, sizeof(probes));
+	cli_probes_text(d->probes, probes, sizeof(probes));
 	ports_text(d, ports, sizeof(ports), ", ");
 	printf("%s\n", ipv4_format(d->ip, ip));
 	printf("  state        %s%s\n", state_name(d->state), d->missed ? "" : "");
@@ -619,7 +604,7 @@ static int print_sweep(void *ctx, const struct store_sweep *s)
 	char start[24], probes[16];
 	double secs = s->end_us > s->start_us ? (s->end_us - s->start_us) / 1e6 : 0;
 
-	probes_text(s->probes, probes, sizeof(probes));
+	cli_probes_text(s->probes, probes, sizeof(probes));
 	switch (lc->format) {
 	case OUT_JSONL: {
 		char end[24], targets[6 * sizeof(s->targets)];

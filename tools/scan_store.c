@@ -3,11 +3,13 @@
 #include "scan_store.h"
 
 #include "cli.h"
+#include "err.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-static uint8_t store_probe_of(const struct probe_ops *p)
+uint8_t scan_store_probe_of(const struct probe_ops *p)
 {
 	if (p == &probe_arp)
 		return STORE_PROBE_ARP;
@@ -25,20 +27,22 @@ static uint8_t store_state_of(uint8_t state)
 	}
 }
 
-/* The address ranges every probe of the sweep covers; none for a shard, which covers only part
- * of each range and so cannot say who missed it. */
-static struct store_range *covered_ranges(const struct sweep_config *cfg, size_t *n)
+int scan_store_ranges(const struct sweep_config *cfg, struct store_range **out, size_t *n)
 {
 	const struct target_set *t = cfg->targets;
 	struct store_range *r;
 
+	*out = NULL;
 	*n = 0;
-	if (cfg->shards > 1 || !(r = calloc(t->n_incl ? t->n_incl : 1, sizeof(*r))))
-		return NULL;
+	if (cfg->shards > 1)
+		return 0;
+	if (!(r = calloc(t->n_incl ? t->n_incl : 1, sizeof(*r))))
+		return -ENOMEM;
 	for (size_t i = 0; i < t->n_incl; i++)
 		r[i] = (struct store_range){ t->incl[i].first, t->incl[i].last };
+	*out = r;
 	*n = t->n_incl;
-	return r;
+	return 0;
 }
 
 int scan_store_begin(struct scan_store *ss, const char *dir, unsigned offline_after,
@@ -58,9 +62,12 @@ int scan_store_begin(struct scan_store *ss, const char *dir, unsigned offline_af
 	snprintf(ss->info.targets, sizeof(ss->info.targets), "%s", targets_text);
 	snprintf(ss->info.ports, sizeof(ss->info.ports), "%s", ports_text ? ports_text : "");
 	for (unsigned i = 0; i < cfg->n_probes; i++)
-		ss->info.probes |= store_probe_of(cfg->probes[i]);
-	struct store_range *ranges = covered_ranges(cfg, &n);
-	rc = store_recorder_open(ss->st, &ss->info, ranges, n, &ss->rec, err, sizeof(err));
+		ss->info.probes |= scan_store_probe_of(cfg->probes[i]);
+	struct store_range *ranges;
+	if ((rc = scan_store_ranges(cfg, &ranges, &n)) == 0)
+		rc = store_recorder_open(ss->st, &ss->info, ranges, n, &ss->rec, err, sizeof(err));
+	else
+		snprintf(err, sizeof(err), "recording the sweep: %s", lnmt_strerror(rc));
 	free(ranges);
 	if (rc) {
 		cli_error("%s", err);
@@ -71,17 +78,23 @@ int scan_store_begin(struct scan_store *ss, const char *dir, unsigned offline_af
 	return 0;
 }
 
-void scan_store_result(void *ctx, const struct sweep_result *r)
+void scan_store_result_of(const struct sweep_result *r, struct store_result *out)
 {
-	struct scan_store *ss = ctx;
-	struct store_result sr = {
-		.ip = r->ip, .probe = store_probe_of(r->probe), .state = store_state_of(r->state),
+	*out = (struct store_result){
+		.ip = r->ip, .probe = scan_store_probe_of(r->probe), .state = store_state_of(r->state),
 		.port = r->port, .rtt_us = r->rtt_us, .ttl = r->ttl, .has_mac = r->has_mac,
 		.time_us = cli_now_us(),
 	};
+	memcpy(out->mac, r->mac, 6);
+}
+
+void scan_store_result(void *ctx, const struct sweep_result *r)
+{
+	struct scan_store *ss = ctx;
+	struct store_result sr;
 
 	output_result(ss->out, r);
-	memcpy(sr.mac, r->mac, 6);
+	scan_store_result_of(r, &sr);
 	store_recorder_add(ss->rec, &sr);
 }
 

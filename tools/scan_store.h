@@ -26,6 +26,19 @@ struct scan_store {
 int scan_store_begin(struct scan_store *ss, const char *dir, unsigned offline_after,
 		     const struct sweep_config *cfg, const char *targets_text, const char *ports_text);
 
+/* The store's record of one sweep result (probe and state mapped, time = now); also used by
+ * lnmtd's sweeps. */
+void scan_store_result_of(const struct sweep_result *r, struct store_result *out);
+/*
+ * The address ranges every probe of cfg covers, for store_recorder_open (the caller frees *out).
+ * None for a shard, which covers only part of each range and so cannot say who missed it.
+ * 0 or -ENOMEM.
+ */
+int scan_store_ranges(const struct sweep_config *cfg, struct store_range **out, size_t *n);
+
+/* The STORE_PROBE_* bit of a probe module. */
+uint8_t scan_store_probe_of(const struct probe_ops *p);
+
 /* The sweep_sink callbacks of a storing scan: ctx is the struct scan_store. */
 void scan_store_result(void *ctx, const struct sweep_result *r);
 void scan_store_progress(void *ctx, const struct sweep_progress *p);
