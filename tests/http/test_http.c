@@ -376,7 +376,7 @@ Test(http, api)
 	req(port, "POST", "/api/scans", NULL, "{\"targets\":[", 12, &r);
 	expect(&r, 400, "malformed JSON");
 	resp_free(&r);
-	const char *bad = "{\"targets\":[\"8.8.8.300\"]}";
+	const char *bad = "{\"targets\":[\"198.18.0.300\"]}";
 	req(port, "POST", "/api/scans", NULL, bad, strlen(bad), &r);
 	expect(&r, 400, "bad target");
 	resp_free(&r);
