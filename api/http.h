@@ -2,8 +2,9 @@
 /*
  * http.h: lnmt-http, a JSON-over-HTTP front of lnmtd's MessagePack-RPC (libmicrohttpd). Each
  * HTTP request becomes one or two RPC calls on a persistent client connection of the MHD worker
- * thread serving it; results are converted generically from MessagePack to JSON. See
- * tools/lnmt-http.c for the command line and api/http_server.c for the routes.
+ * thread serving it (or is answered from a short-lived cache that lnmtd's events keep honest);
+ * results are converted generically from MessagePack to JSON. See tools/lnmt-http.c for the
+ * command line, api/http_server.c for the routes and api/http_int.h for the other files.
  */
 #ifndef LNMT_HTTP_H
 #define LNMT_HTTP_H
@@ -25,6 +26,7 @@ struct http_config {
 	const char *token;               /* NULL: no Authorization needed */
 	unsigned threads;                /* MHD worker threads (each with its RPC connection) */
 	unsigned timeout_s;              /* idle connection timeout */
+	unsigned cache_ms;               /* how long read-only answers may be reused (0: never) */
 };
 
 struct http_server;

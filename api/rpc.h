@@ -150,6 +150,8 @@ struct rpc_client;
 /* Connects to path (NULL: rpc_default_socket()). 0, or -ENOENT / -ECONNREFUSED (no server),
  * -EACCES, -ENAMETOOLONG, -ENOMEM. One client is for one thread at a time. */
 int rpc_client_connect(struct rpc_client **out, const char *path);
+/* The connection's socket, for poll() only: reading it directly would lose messages. */
+int rpc_client_fd(const struct rpc_client *c);
 /* Sends what rpc_send() left queued if the socket takes it now, then closes. NULL is fine. */
 void rpc_client_close(struct rpc_client *c);
 /* Bounds every later rpc_call() (and the sending in rpc_send()) to timeout_ms in all; -1, the

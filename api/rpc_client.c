@@ -128,6 +128,11 @@ static void flush_best_effort(struct rpc_client *c)
 	}
 }
 
+int rpc_client_fd(const struct rpc_client *c)
+{
+	return c->fd;
+}
+
 void rpc_client_close(struct rpc_client *c)
 {
 	struct qmsg *m;

@@ -412,6 +412,34 @@ static int check_sweeps(struct check *c, struct store *st, MDB_txn *txn)
 	return 0;
 }
 
+/* subnet_hourly: key and value lengths, /24 networks, answers <= probes. */
+static int check_series(struct check *c, struct store *st, MDB_txn *txn)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, st->db_series, &cur)))
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct schema_counts sc;
+		char ipb[16];
+		c->r.series++;
+		if (k.mv_size != 8) {
+			problem(c, "subnet_hourly key of %zu bytes (expected 8)", k.mv_size);
+			continue;
+		}
+		uint32_t net = schema_get_be32((const uint8_t *)k.mv_data + 4);
+		if (net & 0xff)
+			problem(c, "subnet_hourly: %s is not a /24 network", ip_text(net, ipb));
+		if (schema_counts_decode(&sc, v.mv_data, v.mv_size))
+			problem(c, "subnet_hourly of %s/24, hour %u: bad record (%zu bytes)", ip_text(net, ipb),
+				schema_get_be32(k.mv_data), v.mv_size);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 static uint64_t entries(MDB_txn *txn, MDB_dbi dbi)
 {
 	MDB_stat ms;
@@ -456,6 +484,16 @@ int store_check(struct store *st, struct store_check_report *out, char *err, siz
 		rc = check_history(&c, st, rd.txn, st->db_chg, KIND_CHANGE, &ips);
 	if (!rc)
 		rc = check_sweeps(&c, st, rd.txn);
+	if (!rc && st->has_series)
+		rc = check_series(&c, st, rd.txn);
+	if (!rc) {
+		uint64_t bad_notes = 0;
+		rc = store_notes_check(st, rd.txn, &c.r.notes, &bad_notes);
+		if (!rc && bad_notes) {
+			problem(&c, "notes: %llu bad record%s", (unsigned long long)bad_notes, bad_notes == 1 ? "" : "s");
+			c.r.problems += bad_notes - 1;
+		}
+	}
 	store_rd_end(&rd);
 	free(ips.v);
 	if (rc) {

@@ -39,7 +39,7 @@ static bool device_matches(const struct store_device *d, const struct store_filt
 		return false;
 	if (f->vendor && *f->vendor && !strcasestr(d->vendor, f->vendor))
 		return false;
-	return true;
+	return store_notes_match(d, f->text);
 }
 
 int store_devices_list(struct store *st, const struct store_filter *f, store_device_cb cb, void *ctx,
@@ -76,6 +76,8 @@ int store_devices_list(struct store *st, const struct store_filter *f, store_dev
 			goto out;
 		if (d.ip > last)
 			break;
+		if ((rc = store_notes_fill(st, rd.txn, &d)))
+			goto out;
 		if (!device_matches(&d, f))
 			continue;
 		if (stopped || (f->limit && delivered == f->limit)) {
@@ -129,6 +131,8 @@ int store_device_get(struct store *st, uint32_t ip, struct store_device *out)
 	rc = mdb_get(rd.txn, st->db_dev, &k, &v);
 	if (!rc)
 		rc = decode_device(st, &k, &v, &d);
+	if (!rc)
+		rc = store_notes_fill(st, rd.txn, &d);
 	store_rd_end(&rd);
 	if (rc)
 		return store_errno(rc);
@@ -491,9 +495,101 @@ static uint32_t percentile(const uint32_t *v, size_t n, unsigned pct)
 	return v[rank ? rank - 1 : 0];
 }
 
+/* Devices per vendor: open addressing on the vendor text, at most half full. */
+struct vendor_slot {
+	char vendor[STORE_VENDOR_LEN];
+	uint32_t up, down;
+	bool used;
+};
+
+struct vendor_tab {
+	struct vendor_slot *v;
+	size_t cap, n;
+};
+
+static size_t vendor_slot(const struct vendor_tab *t, const char *vendor)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = vendor; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	for (size_t i = h & (t->cap - 1);; i = (i + 1) & (t->cap - 1))
+		if (!t->v[i].used || !strcmp(t->v[i].vendor, vendor))
+			return i;
+}
+
+static int vendor_count(struct vendor_tab *t, const struct store_device *d)
+{
+	size_t i;
+
+	if (2 * (t->n + 1) > t->cap) {
+		struct vendor_tab b = { .cap = t->cap ? 2 * t->cap : 64, .n = t->n };
+		if (!(b.v = calloc(b.cap, sizeof(*b.v))))
+			return -ENOMEM;
+		for (size_t j = 0; j < t->cap; j++)
+			if (t->v[j].used)
+				b.v[vendor_slot(&b, t->v[j].vendor)] = t->v[j];
+		free(t->v);
+		*t = b;
+	}
+	i = vendor_slot(t, d->vendor);
+	if (!t->v[i].used) {
+		memcpy(t->v[i].vendor, d->vendor, STORE_VENDOR_LEN);
+		t->v[i].vendor[STORE_VENDOR_LEN - 1] = '\0';
+		t->v[i].used = true;
+		t->n++;
+	}
+	if (d->state == STORE_STATE_UP)
+		t->v[i].up++;
+	else
+		t->v[i].down++;
+	return 0;
+}
+
+static int cmp_vendor(const void *a, const void *b)
+{
+	const struct vendor_slot *x = a, *y = b;
+	uint64_t nx = (uint64_t)x->up + x->down, ny = (uint64_t)y->up + y->down;
+
+	if (nx != ny)
+		return nx > ny ? -1 : 1;
+	return strcmp(x->vendor, y->vendor);
+}
+
+/* Sorts the table (compacting it) and hands each vendor to cb until it returns non-zero. */
+static void vendor_emit(struct vendor_tab *t, store_vendor_cb cb, void *ctx)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->v[i].used)
+			t->v[n++] = t->v[i];
+	qsort(t->v, n, sizeof(*t->v), cmp_vendor);
+	for (size_t i = 0; i < n; i++) {
+		struct store_vendor_count vc = { t->v[i].vendor, t->v[i].up, t->v[i].down };
+		if (cb(ctx, &vc))
+			break;
+	}
+}
+
 int store_report_network(struct store *st, uint64_t since_us, uint32_t net, uint32_t mask,
 			 struct store_network_report *out, store_subnet_cb cb, void *ctx)
 {
+	return store_report_network_ex(st, since_us, net, mask, out, cb, NULL, ctx);
+}
+
+int store_report_vendors(struct store *st, uint32_t net, uint32_t mask, store_vendor_cb cb, void *ctx)
+{
+	struct store_network_report r;
+
+	/* since = the end of time: no sweep to walk. */
+	return store_report_network_ex(st, UINT64_MAX, net, mask, &r, NULL, cb, ctx);
+}
+
+int store_report_network_ex(struct store *st, uint64_t since_us, uint32_t net, uint32_t mask,
+			    struct store_network_report *out, store_subnet_cb cb, store_vendor_cb vcb, void *ctx)
+{
+	struct vendor_tab vt = { 0 };
 	struct store_network_report r = { 0 };
 	struct store_subnet_summary sub = { 0 };
 	struct store_rd rd;
@@ -537,6 +633,8 @@ int store_report_network(struct store *st, uint64_t since_us, uint32_t net, uint
 		} else {
 			r.down++;
 		}
+		if (vcb && (rc = vendor_count(&vt, &d)))
+			goto out;
 		if (cb_on) {
 			uint32_t n24 = d.ip & 0xffffff00u;
 			if (have_sub && sub.net != n24) {
@@ -558,6 +656,8 @@ int store_report_network(struct store *st, uint64_t since_us, uint32_t net, uint
 		goto out;
 	if (cb_on && have_sub)
 		cb(ctx, &sub);
+	if (vcb)
+		vendor_emit(&vt, vcb, ctx);
 
 	/* Sweeps newest first, back to the first one that started before since_us (ids grow with
 	 * time). */
@@ -590,6 +690,7 @@ int store_report_network(struct store *st, uint64_t since_us, uint32_t net, uint
 out:
 	mdb_cursor_close(cur);
 	store_rd_end(&rd);
+	free(vt.v);
 	free(rtts);
 	rc = store_errno(rc);
 	if (!rc)

@@ -28,11 +28,31 @@
  * already has, and the miss walk at close skips every device marked with this sweep. So a
  * transaction that must be retried (map full) has nothing in memory to undo, and memory stays
  * flat however large the sweep.
+ *
+ * The per-subnet hourly counts (subnet_hourly) are summed in memory per (hour, /24) while a
+ * transaction records its observations, then written with one read-modify-write per key just
+ * before it commits: a /16 batch touches 256 keys instead of 65,536. The sums are cleared at
+ * the start of every attempt, so a retried transaction counts nothing twice.
  */
 
 #define CHUNK 4096
 #define SPARE_CHUNKS 8
 #define FLUSH_NS 200000000ull
+#define SERIES_CELLS 1024          /* initial (hour, /24) cells: a /16 batch uses 256 */
+#define SERIES_EMPTY UINT64_MAX    /* no key: a /24 key's low byte is always 0 */
+
+/* Observation counts of one (hour, /24): key = hour << 32 | net. */
+struct series_cell {
+	uint64_t key;
+	uint64_t probes, answers;
+};
+
+/* Open addressing, cap a power of two, at most half full. last is where the previous count
+ * went: results come sorted by address, so nearly every count hits it. */
+struct series_acc {
+	struct series_cell *v;
+	size_t cap, n, last;
+};
 
 struct chunk {
 	struct chunk *next;
@@ -67,7 +87,84 @@ struct store_recorder {
 	int failed;
 	struct counts counts;
 	uint64_t known_before;          /* devices in the store when the sweep started */
+	struct series_acc series;       /* the writer's, then the miss walk's (after the join) */
 };
+
+/* ---- per-subnet hourly counts ---- */
+
+static void series_clear(struct series_acc *a)
+{
+	for (size_t i = 0; i < a->cap; i++)
+		a->v[i].key = SERIES_EMPTY;
+	a->n = 0;
+	a->last = 0;
+}
+
+static int series_init(struct series_acc *a)
+{
+	if (!(a->v = malloc(SERIES_CELLS * sizeof(*a->v))))
+		return -ENOMEM;
+	a->cap = SERIES_CELLS;
+	series_clear(a);
+	return 0;
+}
+
+static size_t series_slot(const struct series_acc *a, uint64_t key)
+{
+	size_t i = (size_t)((key * 0x9e3779b97f4a7c15ull) >> 32) & (a->cap - 1);
+
+	while (a->v[i].key != SERIES_EMPTY && a->v[i].key != key)
+		i = (i + 1) & (a->cap - 1);
+	return i;
+}
+
+static int series_grow(struct series_acc *a)
+{
+	struct series_acc b = { .cap = 2 * a->cap };
+
+	if (!(b.v = malloc(b.cap * sizeof(*b.v))))
+		return -ENOMEM;
+	series_clear(&b);
+	for (size_t i = 0; i < a->cap; i++)
+		if (a->v[i].key != SERIES_EMPTY)
+			b.v[series_slot(&b, a->v[i].key)] = a->v[i];
+	b.n = a->n;
+	free(a->v);
+	*a = b;
+	return 0;
+}
+
+/* Counts one observation of ip in hour. */
+static int series_add(struct series_acc *a, uint32_t hour, uint32_t ip, bool up)
+{
+	uint64_t key = (uint64_t)hour << 32 | (ip & 0xffffff00u);
+	size_t i = a->last;
+	int rc;
+
+	if (a->v[i].key != key) {
+		i = series_slot(a, key);
+		if (a->v[i].key == SERIES_EMPTY) {
+			if (2 * (a->n + 1) > a->cap) {
+				if ((rc = series_grow(a)))
+					return rc;
+				i = series_slot(a, key);
+			}
+			a->v[i] = (struct series_cell){ .key = key };
+			a->n++;
+		}
+		a->last = i;
+	}
+	a->v[i].probes++;
+	a->v[i].answers += up;
+	return 0;
+}
+
+static int cmp_cell(const void *x, const void *y)
+{
+	uint64_t a = ((const struct series_cell *)x)->key, b = ((const struct series_cell *)y)->key;
+
+	return a < b ? -1 : a > b;
+}
 
 /* ---- one batch ---- */
 
@@ -121,6 +218,7 @@ struct batch_ctx {
 	size_t n;
 	struct counts counts;           /* output, reset at each attempt */
 	struct wcur dev, obs, roll, chg;
+	struct series_acc *series;      /* NULL: the store keeps no series */
 };
 
 static int open_cursors(struct batch_ctx *c, MDB_txn *txn)
@@ -129,10 +227,65 @@ static int open_cursors(struct batch_ctx *c, MDB_txn *txn)
 	int rc;
 
 	c->dev.c = c->obs.c = c->roll.c = c->chg.c = NULL;
+	c->series = st->has_series ? &c->rec->series : NULL;
+	if (c->series)
+		series_clear(c->series);
 	if ((rc = wcur_open(&c->dev, txn, st->db_dev)) || (rc = wcur_open(&c->obs, txn, st->db_obs)) ||
 	    (rc = wcur_open(&c->roll, txn, st->db_roll)) || (rc = wcur_open(&c->chg, txn, st->db_chg)))
 		return rc;
 	return 0;
+}
+
+/*
+ * Adds the transaction's sums to subnet_hourly, in key order: a key above the database's last
+ * one (a new hour) is appended without a lookup, an existing one is read, summed and rewritten
+ * in place. Leaves the sums compacted (unusable until the next series_clear).
+ */
+static int series_write(struct batch_ctx *c, MDB_txn *txn)
+{
+	struct series_acc *a = c->series;
+	struct wcur w = { 0 };
+	size_t n = 0;
+	int rc;
+
+	if (!a || !a->n)
+		return 0;
+	for (size_t i = 0; i < a->cap; i++)
+		if (a->v[i].key != SERIES_EMPTY)
+			a->v[n++] = a->v[i];
+	qsort(a->v, n, sizeof(*a->v), cmp_cell);
+	if ((rc = wcur_open(&w, txn, c->rec->st->db_series)))
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct schema_counts sum = { a->v[i].probes, a->v[i].answers };
+		uint8_t key[8], buf[SCHEMA_COUNTS_LEN];
+		MDB_val k = { sizeof(key), key }, v;
+		unsigned flags = 0;
+		schema_key_hour_net(key, (uint32_t)(a->v[i].key >> 32), (uint32_t)a->v[i].key);
+		if (w.last_len == sizeof(key) && memcmp(key, w.last, sizeof(key)) <= 0) {
+			rc = mdb_cursor_get(w.c, &k, &v, MDB_SET_KEY);
+			if (!rc) {
+				struct schema_counts old;
+				if (schema_counts_decode(&old, v.mv_data, v.mv_size)) {
+					rc = MDB_CORRUPTED;
+					goto out;
+				}
+				sum.probes += old.probes;
+				sum.answers += old.answers;
+				flags = MDB_CURRENT;
+			} else if (rc != MDB_NOTFOUND) {
+				goto out;
+			}
+			k = (MDB_val){ sizeof(key), key };
+		}
+		v = (MDB_val){ schema_counts_encode(buf, &sum), buf };
+		if ((rc = wcur_put(&w, &k, &v, flags)))
+			goto out;
+	}
+out:
+	mdb_cursor_close(w.c);
+	a->n = 0;
+	return rc;
 }
 
 static void close_cursors(struct batch_ctx *c)
@@ -182,6 +335,8 @@ static int begin_observation(struct batch_ctx *c, struct schema_device *sd, uint
 			return rc;
 		sd->rollup_hour = hour;
 	}
+	if (c->series && (rc = series_add(c->series, hour, sd->d.ip, up)))
+		return rc;
 	sd->d.probes_total++;
 	if (up)
 		sd->d.answers_total++;
@@ -348,6 +503,8 @@ static int batch_fn(struct store *st, MDB_txn *txn, void *arg)
 		if ((rc = record_device(c, c->r + i, j - i)))
 			break;
 	}
+	if (!rc)
+		rc = series_write(c, txn);
 out:
 	close_cursors(c);
 	return rc;
@@ -580,7 +737,7 @@ int store_recorder_open(struct store *st, struct store_sweep *info, const struct
 	if (!(rec = calloc(1, sizeof(*rec))) ||
 	    (n_covered && !(rec->covered = malloc(n_covered * sizeof(*covered)))) ||
 	    !(rec->batch = malloc(STORE_BATCH * sizeof(*rec->batch))) ||
-	    !(rec->tmp = malloc(STORE_BATCH * sizeof(*rec->tmp)))) {
+	    !(rec->tmp = malloc(STORE_BATCH * sizeof(*rec->tmp))) || series_init(&rec->series)) {
 		rc = -ENOMEM;
 		store_err(err, errlen, st->path, "out of memory");
 		goto fail_free;
@@ -620,6 +777,7 @@ fail_sync:
 	pthread_mutex_destroy(&rec->lock);
 fail_free:
 	if (rec) {
+		free(rec->series.v);
 		free(rec->tmp);
 		free(rec->batch);
 		free(rec->covered);
@@ -714,15 +872,15 @@ static int miss_fn(struct store *st, MDB_txn *txn, void *arg)
 			if (++done == STORE_BATCH) {
 				m->next_range = ri;
 				m->next_from = (uint64_t)ip + 1;
-				rc = 0;
+				rc = series_write(&m->b, txn);
 				goto out;
 			}
 		}
 		if (rc && rc != MDB_NOTFOUND)
 			goto out;
 	}
-	rc = 0;
-	m->done = true;
+	rc = series_write(&m->b, txn);
+	m->done = !rc;
 out:
 	close_cursors(&m->b);
 	return rc;
@@ -829,6 +987,7 @@ int store_recorder_close(struct store_recorder *rec, const struct store_sweep *f
 	}
 	pthread_cond_destroy(&rec->cond);
 	pthread_mutex_destroy(&rec->lock);
+	free(rec->series.v);
 	free(rec->tmp);
 	free(rec->batch);
 	free(rec->covered);

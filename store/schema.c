@@ -269,6 +269,28 @@ int schema_totals_decode(struct schema_totals *out, const void *buf, size_t len)
 	return 0;
 }
 
+size_t schema_counts_encode(uint8_t buf[SCHEMA_COUNTS_LEN], const struct schema_counts *c)
+{
+	struct wr w = { buf };
+
+	w64(&w, c->probes);
+	w64(&w, c->answers);
+	return SCHEMA_COUNTS_LEN;
+}
+
+int schema_counts_decode(struct schema_counts *out, const void *buf, size_t len)
+{
+	struct rd r = rd_of(buf, len);
+	struct schema_counts c;
+
+	c.probes = r64(&r);
+	c.answers = r64(&r);
+	if (rd_done(&r) || c.answers > c.probes)
+		return -EBADMSG;
+	*out = c;
+	return 0;
+}
+
 size_t schema_change_encode(uint8_t buf[SCHEMA_CHANGE_LEN], uint8_t state)
 {
 	buf[0] = state;

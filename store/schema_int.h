@@ -25,6 +25,13 @@
  *                                      totals before its first observation in that hour (24)
  *   changes       ip(4) time_us(8)  -> state u8                                         (1 byte)
  *   sweeps        id(8)             -> sweep record (below)
+ *   subnet_hourly hour(4) net(4)    -> probes u64, answers u64: the observations of the /24
+ *                                      net's devices within that hour, not cumulative (16)
+ *
+ * subnet_hourly came after schema 2 without a version bump: nothing else depends on it, so it
+ * is created when a store is opened for writing (empty: earlier history is not counted), and a
+ * store without it opened read-only simply has no series (st->has_series). An older lnmt that
+ * records into a store holding it leaves its hours short; they only feed charts.
  *
  * Observations and roll-ups are keyed time first: a sweep appends its records at the end of
  * both trees, so a transaction copies a few hundred pages per /16 instead of one page per
@@ -46,6 +53,7 @@
 #define SCHEMA_OBS_LEN 14
 #define SCHEMA_ROLLUP_LEN 24
 #define SCHEMA_CHANGE_LEN 1
+#define SCHEMA_COUNTS_LEN 16
 #define SCHEMA_DEVICE_FIXED_LEN 85
 /* Fixed part, every open port and the vendor with its length byte. */
 #define SCHEMA_DEVICE_MAX_LEN (SCHEMA_DEVICE_FIXED_LEN + 2 * STORE_MAX_OPEN_PORTS + 1 + STORE_VENDOR_LEN)
@@ -72,6 +80,11 @@ struct schema_obs {
 
 struct schema_totals {
 	uint64_t probes, answers, changes;
+};
+
+/* A subnet_hourly value. */
+struct schema_counts {
+	uint64_t probes, answers;
 };
 
 static inline void schema_put_be32(uint8_t *p, uint32_t v)
@@ -131,6 +144,13 @@ static inline void schema_key_hour_ip(uint8_t k[8], uint32_t hour, uint32_t ip)
 	schema_put_be32(k + 4, ip);
 }
 
+/* A subnet_hourly key: net is the /24 network address (low byte 0). */
+static inline void schema_key_hour_net(uint8_t k[8], uint32_t hour, uint32_t net)
+{
+	schema_put_be32(k, hour);
+	schema_put_be32(k + 4, net);
+}
+
 /* Device records. version is the schema the record belongs to (1 or 2). */
 size_t schema_device_encode(uint8_t *buf, const struct schema_device *sd, uint32_t version);
 int schema_device_decode(struct schema_device *out, const void *buf, size_t len, uint32_t version);
@@ -144,6 +164,9 @@ int schema_obs_decode(struct schema_obs *out, const void *buf, size_t len, uint3
 
 size_t schema_totals_encode(uint8_t buf[SCHEMA_ROLLUP_LEN], const struct schema_totals *t);
 int schema_totals_decode(struct schema_totals *out, const void *buf, size_t len);
+
+size_t schema_counts_encode(uint8_t buf[SCHEMA_COUNTS_LEN], const struct schema_counts *c);
+int schema_counts_decode(struct schema_counts *out, const void *buf, size_t len);
 
 size_t schema_change_encode(uint8_t buf[SCHEMA_CHANGE_LEN], uint8_t state);
 int schema_change_decode(uint8_t *state, const void *buf, size_t len);

@@ -354,7 +354,20 @@ static int open_dbis(struct store *st, MDB_txn *txn, uint32_t version, bool crea
 	if ((rc = open_dbi(txn, "changes", fl, &st->db_chg, st->path, err, errlen)))
 		return rc;
 	st->has_changes = true;
+	/* Optional (schema_int.h): absent from stores written before it; store_open_ex creates it
+	 * for writing. */
+	rc = mdb_dbi_open(txn, "subnet_hourly", fl, &st->db_series);
+	if (rc && rc != MDB_NOTFOUND)
+		return open_dbi(txn, "subnet_hourly", fl, &st->db_series, st->path, err, errlen);
+	st->has_series = rc == 0;
 	return 0;
+}
+
+/* Creates "subnet_hourly" in a store written before it existed. */
+static int series_create_fn(struct store *st, MDB_txn *txn, void *arg)
+{
+	(void)arg;
+	return mdb_dbi_open(txn, "subnet_hourly", MDB_CREATE, &st->db_series);
 }
 
 /*
@@ -588,6 +601,16 @@ int store_open_ex(struct store **out, const char *dir, const struct store_option
 			goto fail_locks;
 		version = STORE_SCHEMA_VERSION;
 	}
+	if (!st->read_only && !st->has_series) {
+		if ((rc = store_wr_run(st, series_create_fn, NULL))) {
+			store_err(err, errlen, st->path, "cannot create the subnet_hourly database: %s",
+				  lnmt_strerror(rc));
+			goto fail_locks;
+		}
+		st->has_series = true;
+	}
+	if ((rc = store_notes_open(st, err, errlen)))
+		goto fail_locks;
 	st->version = version;
 	*out = st;
 	return 0;

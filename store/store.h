@@ -26,6 +26,8 @@
 #define STORE_SCHEMA_VERSION 2
 #define STORE_MAX_OPEN_PORTS 64  /* open ports remembered per device */
 #define STORE_VENDOR_LEN 48
+#define STORE_NAME_LEN 64        /* a device's name, bytes of UTF-8 (notes.c) */
+#define STORE_NOTE_LEN 256       /* a device's note */
 
 enum store_probe { STORE_PROBE_ARP = 1, STORE_PROBE_ICMP = 2, STORE_PROBE_SYN = 4 };
 enum store_state { STORE_STATE_DOWN = 0, STORE_STATE_UP = 1 };
@@ -124,6 +126,8 @@ struct store_device {
 	uint64_t probes_total, answers_total, changes_total;
 	uint16_t n_open;
 	uint16_t open_ports[STORE_MAX_OPEN_PORTS]; /* ports open at the last sweep that probed them */
+	char name[STORE_NAME_LEN + 1];   /* what people call it (store_note_set); "" when none */
+	char note[STORE_NOTE_LEN + 1];   /* free text; "" when none */
 };
 
 struct store_filter {
@@ -131,6 +135,7 @@ struct store_filter {
 	uint32_t net, mask;     /* subnet filter; mask 0 = any */
 	uint64_t seen_since_us; /* last_seen >= this; 0 = any */
 	const char *vendor;     /* case-insensitive substring; NULL = any */
+	const char *text;       /* case-insensitive substring of the name or the note; NULL = any */
 	uint32_t limit;         /* 0 = no limit */
 	bool has_after;
 	uint32_t after;         /* cursor: list devices with ip > after */
@@ -195,6 +200,66 @@ struct store_network_report {
 int store_report_network(struct store *st, uint64_t since_us, uint32_t net, uint32_t mask,
 			 struct store_network_report *out, store_subnet_cb cb, void *ctx);
 
+struct store_vendor_count {
+	const char *vendor;   /* "" = unknown (no MAC, or not in the vendor list); valid during the call */
+	uint32_t up, down;    /* devices of that vendor by state (threshold applied) */
+};
+typedef int (*store_vendor_cb)(void *ctx, const struct store_vendor_count *v); /* non-zero stops */
+
+/* As store_report_network, in the same walk over the devices (so one snapshot): also the
+ * devices per vendor through vcb (may be NULL), most devices (up + down) first, ties by name.
+ * Both callbacks get ctx; a non-zero return stops that callback's list, not the report. */
+int store_report_network_ex(struct store *st, uint64_t since_us, uint32_t net, uint32_t mask,
+			    struct store_network_report *out, store_subnet_cb cb, store_vendor_cb vcb, void *ctx);
+
+/* Just the devices per vendor in net/mask (mask 0 = all), ordered as above. */
+int store_report_vendors(struct store *st, uint32_t net, uint32_t mask, store_vendor_cb cb, void *ctx);
+
+/* ---- uptime series for charts (series.c) ---- */
+
+/*
+ * The "subnet_hourly" database counts, per hour and /24, the observations recorded in that hour
+ * (one per device per sweep that covered it: probes) and how many of them were up (answers):
+ * per hour, not cumulative, so a chart point is one record and 100 * answers / probes is the
+ * subnet's uptime in that hour. An observation's hour is its time as in the device history
+ * (the sweep's start), misses at a sweep's end included (probes without answers). The recorder
+ * adds them in the transactions that store the observations.
+ *
+ * Stores written before these counts existed get the database (empty: their earlier history
+ * is not counted) when opened for writing; such a store opened read-only has no series
+ * (store_has_series() false, every query empty). No schema version change.
+ */
+struct store_series_point {
+	uint32_t hour;            /* whole hours since the epoch: it starts at hour * 3600 s */
+	uint32_t net;             /* the group's network: a /24's network & the prefix's mask */
+	uint8_t prefix;           /* the group's length, as asked */
+	uint64_t probes, answers; /* observations in that hour, and those that were up */
+};
+typedef int (*store_series_cb)(void *ctx, const struct store_series_point *p); /* non-zero stops */
+
+/* Whether the store keeps the counts (false: read-only open of an older store). */
+bool store_has_series(const struct store *st);
+
+/*
+ * The counts from the hour that contains since_us to the newest, for the /24s inside net/mask
+ * (mask 0 = all), summed per network of `prefix` bits (24: per /24, 16: the /24s of each /16,
+ * 0: one total per hour). Hour order, then network order; a network with no observation in an
+ * hour has no point there. -EINVAL for a prefix over 24, a mask longer than /24 (the counts are
+ * per /24) or one that is not a CIDR mask. Cost: one record read per (hour, /24) in range.
+ */
+int store_uptime_series(struct store *st, uint64_t since_us, uint32_t net, uint32_t mask, unsigned prefix,
+			store_series_cb cb, void *ctx);
+
+/*
+ * For a chart with at most max_groups lines: the longest prefix <= `prefix` at which
+ * store_uptime_series() over the same range gives at most max_groups networks, into *out (never
+ * shorter than net/mask's own length, where there is one network; *groups, which may be NULL,
+ * is the number at *out). Reads the range once; -EINVAL as store_uptime_series, or for
+ * max_groups 0.
+ */
+int store_series_prefix(struct store *st, uint64_t since_us, uint32_t net, uint32_t mask, unsigned prefix,
+			uint32_t max_groups, unsigned *out, uint32_t *groups);
+
 typedef int (*store_sweep_cb)(void *ctx, const struct store_sweep *s);
 /* Sweeps, newest first, at most limit (0 = all). */
 int store_sweeps_list(struct store *st, uint32_t limit, store_sweep_cb cb, void *ctx);
@@ -212,11 +277,13 @@ int store_restore(const char *dir, const char *path, char *err, size_t errlen);
 struct store_check_report {
 	uint32_t schema_version;
 	uint64_t devices, observations, rollups, changes, sweeps;
+	uint64_t notes;     /* names and notes, of devices or of addresses never seen */
+	uint64_t series;    /* subnet_hourly records: (hour, /24) counts; 0 when the store has none */
 	uint64_t map_bytes, used_bytes;
 	uint64_t problems;  /* inconsistencies found; described through err of store_check */
 };
 /* Verifies the schema and cross-checks the counts (every observation, roll-up and change
- * belongs to a device). Returns 0 when consistent. */
+ * belongs to a device; every note record is well formed). Returns 0 when consistent. */
 int store_check(struct store *st, struct store_check_report *out, char *err, size_t errlen);
 
 /* ---- jobs: sweeps the daemon runs on a schedule (jobs.c) ---- */
@@ -288,5 +355,70 @@ typedef int (*store_job_run_cb)(void *ctx, const struct store_job_run *run); /* 
 int store_jobs_list(struct store_jobs *j, store_job_cb cb, void *ctx);
 /* A job's runs, newest first, at most limit (0 = all kept); -ENOENT if there is no such job. */
 int store_job_runs(struct store_jobs *j, uint64_t id, uint32_t limit, store_job_run_cb cb, void *ctx);
+
+/* ---- names and notes: what people call a device (notes.c) ---- */
+
+/*
+ * A device's name and free-text note live in the "notes" database (address -> record), apart
+ * from the device records the sweeps write, so an annotation may name an address no sweep has
+ * found yet (an imported inventory); once a sweep finds it, the device carries it.
+ * store_device_get() and store_devices_list() fill store_device.name and .note from it in the
+ * same snapshot. The database is created when a store is opened for writing; a store written
+ * before notes existed, opened read-only, reads as having none. No schema version change: an
+ * lnmt that does not know the database ignores it, and backup/restore copy it with the rest.
+ *
+ * Text is UTF-8 without control characters (one line), at most STORE_NAME_LEN / STORE_NOTE_LEN
+ * bytes. Writes take the store's write transaction like every other write (the recorder's
+ * batches and these wait for each other); any thread.
+ */
+#define STORE_NOTES_IMPORT_MAX 65536   /* edits in one store_notes_import() */
+
+struct store_note {
+	uint32_t ip;
+	char name[STORE_NAME_LEN + 1];
+	char note[STORE_NOTE_LEN + 1];
+	uint64_t updated_us;   /* when it was last set */
+	bool seen;             /* a sweep has found the address (it is a device) */
+};
+
+/* One change: NULL leaves that field as it is, "" clears it; a record left with both empty is
+ * deleted. Strings are borrowed for the call. */
+struct store_note_edit {
+	uint32_t ip;
+	const char *name;
+	const char *note;
+};
+
+/* 0 when name and note (either may be NULL) are acceptable; else -EINVAL with err saying what is
+ * wrong ("name is 70 bytes long, the most is 64"; err may be NULL). For callers that check input
+ * before they write. */
+int store_note_check(const char *name, const char *note, char *err, size_t errlen);
+
+/* Sets the name and/or note of ip (see store_note_edit). -EINVAL with err for bad text (err
+ * names the address), -EROFS on a read-only store, else store errors. */
+int store_note_set(struct store *st, uint32_t ip, const char *name, const char *note, char *err, size_t errlen);
+
+struct store_notes_import_report {
+	uint64_t imported;     /* edits applied (= n) */
+	uint64_t known, unknown; /* of those, addresses a sweep has / has not found */
+};
+/*
+ * Applies n edits in one write transaction: all or nothing. Every edit is checked first:
+ * -EINVAL with err naming the entry (1-based) for bad text or for an address given twice,
+ * LNMT_E_TOOBIG past STORE_NOTES_IMPORT_MAX, -EROFS on a read-only store. out may be NULL.
+ */
+int store_notes_import(struct store *st, const struct store_note_edit *edits, size_t n,
+		       struct store_notes_import_report *out, char *err, size_t errlen);
+
+/* Finds an address given twice in edits: 1 with *first < *second their indices (of all such
+ * pairs, the one whose second entry comes first), 0 when all differ, -ENOMEM. */
+int store_note_edits_duplicate(const struct store_note_edit *edits, size_t n, size_t *first, size_t *second);
+
+/* The note of ip (seen set); -ENOENT when it has none. */
+int store_note_get(struct store *st, uint32_t ip, struct store_note *out);
+
+typedef int (*store_note_cb)(void *ctx, const struct store_note *n); /* non-zero stops */
+/* Every note in address order (only those of addresses never seen when unseen_only). */
+int store_notes_list(struct store *st, bool unseen_only, store_note_cb cb, void *ctx);
 
 #endif

@@ -22,7 +22,7 @@
  * recorder.c); it also bounds a transaction's dirty pages and so its memory. */
 #define STORE_BATCH 65536
 /* Named databases an environment may hold: every one of every schema, with room to spare. */
-#define STORE_MAX_DBS 12
+#define STORE_MAX_DBS 16
 
 struct oui_table;
 
@@ -32,6 +32,10 @@ struct store {
 	 * migrated, its "obs" and "rollups". */
 	MDB_dbi db_meta, db_dev, db_obs, db_roll, db_chg, db_sweep;
 	bool has_changes;          /* the "changes" database is open */
+	MDB_dbi db_series;         /* "subnet_hourly" (schema_int.h) */
+	bool has_series;           /* it is open: always, unless read-only and older */
+	MDB_dbi db_notes;          /* "notes": names and notes (notes.c) */
+	bool has_notes;            /* it is open: always, unless read-only and older */
 	bool old_layout;           /* schema 2 in schema 1's layout: to be migrated (migrate.c) */
 	uint32_t version;          /* schema of the open store: always STORE_SCHEMA_VERSION */
 	bool read_only;
@@ -111,6 +115,19 @@ void store_oui_free(struct oui_table *t);
 /* Brings a store of schema `from` (older than STORE_SCHEMA_VERSION, or st->old_layout) to the
  * current schema in one write transaction; st's DB handles for the new schema are opened. */
 int store_migrate(struct store *st, uint32_t from, char *err, size_t errlen);
+
+/* ---- names and notes (notes.c) ---- */
+
+/* Opens the "notes" database (creating it unless st is read-only, where a store without it
+ * reads as having no notes). store_open_ex calls it once, before st is shared. */
+int store_notes_open(struct store *st, char *err, size_t errlen);
+/* Sets d->name and d->note from the notes of d->ip in txn ("" when none, or when the record is
+ * damaged: store_check reports that). 0 or an LMDB code. */
+int store_notes_fill(struct store *st, MDB_txn *txn, struct store_device *d);
+/* store_filter.text: a case-insensitive substring of the name or the note (NULL or "": any). */
+bool store_notes_match(const struct store_device *d, const char *text);
+/* For store_check: the number of notes and of bad ones (key, record or text). 0 or an LMDB code. */
+int store_notes_check(struct store *st, MDB_txn *txn, uint64_t *count, uint64_t *bad);
 
 /* ---- opening (store.c), shared with restore ---- */
 

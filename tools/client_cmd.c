@@ -268,6 +268,8 @@ static void to_device(const msgpack_object *m, struct store_device *d)
 			d->mac[i] = (uint8_t)mac[i];
 	}
 	mstr(m, "vendor", d->vendor, sizeof(d->vendor));
+	mstr(m, "name", d->name, sizeof(d->name));
+	mstr(m, "note", d->note, sizeof(d->note));
 	d->state = state_of(m);
 	mstr(m, "probes", buf, sizeof(buf));
 	d->probes = probes_mask(buf);
@@ -850,6 +852,8 @@ int client_devices_list(struct rpc_client *c, const struct store_filter *f, cons
 			p_since(&p, f->seen_since_us);
 		if (f->vendor)
 			p_str(&p, "vendor", f->vendor);
+		if (f->text)
+			p_str(&p, "text", f->text);
 		p_u64(&p, "limit", left < 10000 ? left : 10000);
 		if (has_after)
 			p_str(&p, "after", after);
@@ -904,6 +908,13 @@ int client_report_uptime(struct rpc_client *c, uint64_t since_us, const char *ci
 int client_report_network(struct rpc_client *c, uint64_t since_us, const char *cidr, struct store_network_report *out,
 			  store_subnet_cb cb, void *ctx)
 {
+	return client_report_network_ex(c, since_us, cidr, out, cb, NULL, ctx, NULL);
+}
+
+int client_report_network_ex(struct rpc_client *c, uint64_t since_us, const char *cidr,
+			     struct store_network_report *out, store_subnet_cb cb, store_vendor_cb vcb, void *ctx,
+			     uint64_t *vendors_total)
+{
 	struct params p;
 	msgpack_zone *z;
 	msgpack_object res;
@@ -921,16 +932,200 @@ int client_report_network(struct rpc_client *c, uint64_t since_us, const char *c
 		.rtt_p90_us = (uint32_t)mu64(&res, "rtt_p90_us"), .rtt_p99_us = (uint32_t)mu64(&res, "rtt_p99_us"),
 		.sweeps_since = mu64(&res, "sweeps"), .mean_send_pps = mdouble(&res, "mean_send_pps"),
 	};
+	if (vendors_total)
+		*vendors_total = mu64(&res, "vendors_total");
 	const msgpack_object *subs = marray(&res, "subnets");
 	for (uint32_t i = 0; cb && subs && i < subs->via.array.size; i++) {
 		const msgpack_object *m = &subs->via.array.ptr[i];
 		struct store_subnet_summary s = {
 			.net = mip(m, "subnet"), .up = (uint32_t)mu64(m, "up"), .down = (uint32_t)mu64(m, "down"),
 		};
-		cb(ctx, &s);
+		if (cb(ctx, &s))
+			break;
+	}
+	const msgpack_object *vendors = marray(&res, "vendors");
+	for (uint32_t i = 0; vcb && vendors && i < vendors->via.array.size; i++) {
+		const msgpack_object *m = &vendors->via.array.ptr[i];
+		char name[STORE_VENDOR_LEN];
+		mstr(m, "vendor", name, sizeof(name));
+		struct store_vendor_count v = { .vendor = name, .up = (uint32_t)mu64(m, "up"),
+						.down = (uint32_t)mu64(m, "down") };
+		if (vcb(ctx, &v))
+			break;
 	}
 	msgpack_zone_free(z);
 	return 0;
+}
+
+#define SERIES_MAX_S (90ull * 86400) /* report.series refuses a longer since_s */
+
+/* Element i of an array as an unsigned integer. */
+static bool mu64_at(const msgpack_object *a, uint32_t i, uint64_t *v)
+{
+	if (a->type != MSGPACK_OBJECT_ARRAY || i >= a->via.array.size ||
+	    a->via.array.ptr[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return false;
+	*v = a->via.array.ptr[i].via.u64;
+	return true;
+}
+
+int client_report_series(struct rpc_client *c, uint64_t since_us, const char *cidr, unsigned prefix,
+			 store_series_cb cb, void *ctx, unsigned *prefix_used, bool *has_series)
+{
+	struct params p;
+	msgpack_zone *z;
+	msgpack_object res;
+	uint64_t now_s = cli_now_us() / 1000000, start_s = since_us / 1000000 / 3600 * 3600;
+
+	/*
+	 * The daemon starts at the hour that holds its now - since_s. Asking for exactly the
+	 * seconds from our hour's start to our now lands on that same hour, even when the daemon's
+	 * clock has moved on a little by the time it reads it (rounding the age up, as p_since
+	 * does, would start an hour early whenever since_us is just past a whole hour).
+	 */
+	uint64_t since_s = now_s > start_s ? now_s - start_s : 1;
+	if (since_s > SERIES_MAX_S)
+		since_s = SERIES_MAX_S;
+	p_init(&p);
+	p_u64(&p, "since_s", since_s);
+	if (cidr)
+		p_str(&p, "subnet", cidr);
+	p_u64(&p, "prefix", prefix);
+	int rc = call(c, "report.series", &p, &z, &res, "report.series");
+	if (rc)
+		return rc;
+	unsigned used = (unsigned)mu64(&res, "prefix");
+	const msgpack_object *has = mget(&res, "store_has_series");
+	const msgpack_object *series = marray(&res, "series");
+	bool stop = false;
+	for (uint32_t i = 0; series && i < series->via.array.size && !stop; i++) {
+		const msgpack_object *m = &series->via.array.ptr[i];
+		const msgpack_object *pts = marray(m, "points");
+		uint32_t net = mip(m, "subnet");
+		for (uint32_t j = 0; pts && j < pts->via.array.size && !stop; j++) {
+			const msgpack_object *pt = &pts->via.array.ptr[j];
+			uint64_t hour_s, probes, answers;
+			if (!mu64_at(pt, 0, &hour_s) || !mu64_at(pt, 1, &probes) || !mu64_at(pt, 2, &answers) ||
+			    hour_s / 3600 > UINT32_MAX)
+				continue; /* not a point: nothing to chart */
+			struct store_series_point sp = { .hour = (uint32_t)(hour_s / 3600), .net = net,
+							 .prefix = (uint8_t)used, .probes = probes, .answers = answers };
+			stop = cb(ctx, &sp) != 0;
+		}
+	}
+	*prefix_used = used;
+	*has_series = has && has->type == MSGPACK_OBJECT_BOOLEAN && has->via.boolean;
+	msgpack_zone_free(z);
+	return 0;
+}
+
+/* ---- names and notes ---- */
+
+static void pack_edit(msgpack_packer *pk, const struct store_note_edit *e)
+{
+	char ip[16];
+
+	msgpack_pack_map(pk, 1 + !!e->name + !!e->note);
+	rpc_pack_str(pk, "ip");
+	rpc_pack_str(pk, ipv4_format(e->ip, ip));
+	if (e->name) {
+		rpc_pack_str(pk, "name");
+		rpc_pack_str(pk, e->name);
+	}
+	if (e->note) {
+		rpc_pack_str(pk, "note");
+		rpc_pack_str(pk, e->note);
+	}
+}
+
+int client_annotate(struct rpc_client *c, const struct store_note_edit *e, struct store_note *out)
+{
+	struct params p;
+	msgpack_zone *z;
+	msgpack_object res;
+	char ip[16];
+
+	p_init(&p);
+	p_str(&p, "ip", ipv4_format(e->ip, ip));
+	if (e->name)
+		p_str(&p, "name", e->name);
+	if (e->note)
+		p_str(&p, "note", e->note);
+	int rc = call(c, "devices.annotate", &p, &z, &res, ip);
+	if (rc)
+		return rc;
+	memset(out, 0, sizeof(*out));
+	out->ip = e->ip;
+	mstr(&res, "name", out->name, sizeof(out->name));
+	mstr(&res, "note", out->note, sizeof(out->note));
+	const msgpack_object *seen = mget(&res, "seen");
+	out->seen = seen && seen->type == MSGPACK_OBJECT_BOOLEAN && seen->via.boolean;
+	msgpack_zone_free(z);
+	return 0;
+}
+
+/* A devices.import request: n entries packed in body. */
+struct import_chunk {
+	msgpack_sbuffer body;
+	size_t n;
+};
+
+static void import_pack(void *arg, msgpack_packer *pk)
+{
+	struct import_chunk *ch = arg;
+
+	msgpack_pack_array(pk, 1);
+	msgpack_pack_map(pk, 1);
+	rpc_pack_str(pk, "devices");
+	msgpack_pack_array(pk, ch->n);
+	if (ch->body.size)
+		pk->callback(pk->data, ch->body.data, ch->body.size);
+}
+
+/* Requests stay well under the server's RPC_MAX_MESSAGE. */
+#define IMPORT_CHUNK_BYTES (RPC_MAX_MESSAGE - 4096)
+
+int client_import(struct rpc_client *c, const struct store_note_edit *e, size_t n,
+		  struct store_notes_import_report *out, size_t *done)
+{
+	struct store_notes_import_report tot = { 0 };
+	size_t i = 0;
+	int rc = 0;
+
+	*done = 0;
+	while (i < n) {
+		struct import_chunk ch = { .n = 0 };
+		msgpack_packer pk;
+		msgpack_zone *z = NULL;
+		msgpack_object res;
+		char err[512] = "";
+
+		msgpack_sbuffer_init(&ch.body);
+		msgpack_packer_init(&pk, &ch.body, msgpack_sbuffer_write);
+		/* One entry is at most ~350 bytes packed: stop before the next could pass the limit. */
+		while (i < n && ch.n < STORE_NOTES_IMPORT_MAX && ch.body.size + 512 < IMPORT_CHUNK_BYTES) {
+			pack_edit(&pk, &e[i++]);
+			ch.n++;
+		}
+		rc = rpc_call(c, "devices.import", import_pack, &ch, &z, &res, err, sizeof(err));
+		msgpack_sbuffer_destroy(&ch.body);
+		if (rc > 0)
+			cli_error("devices.import: %s", err);
+		else if (rc < 0)
+			cli_error("devices.import: %s", rc == -ECONNRESET ? "the daemon closed the connection" : strerror(-rc));
+		if (rc) {
+			if (z)
+				msgpack_zone_free(z);
+			break;
+		}
+		tot.imported += mu64(&res, "imported");
+		tot.known += mu64(&res, "known");
+		tot.unknown += mu64(&res, "unknown");
+		msgpack_zone_free(z);
+		*done = i;
+	}
+	*out = tot;
+	return rc;
 }
 
 /* ---- lnmt scan through the daemon ---- */
@@ -1057,7 +1252,7 @@ int client_scan(struct rpc_client *c, const struct client_scan_req *req)
 		uint32_t next;
 		bool more;
 		if (req->format == OUT_CSV)
-			puts("ip,state,mac,vendor,first_seen,last_seen,rtt_us,probes,open_ports");
+			puts(QUERY_CSV_HEADER);
 		if (client_devices_list(c, &f, NULL, pick_device, &sp, &next, &more))
 			return 1;
 		fflush(stdout);

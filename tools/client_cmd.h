@@ -32,6 +32,40 @@ int client_report_uptime(struct rpc_client *c, uint64_t since_us, const char *ci
 int client_report_network(struct rpc_client *c, uint64_t since_us, const char *cidr, struct store_network_report *out,
 			  store_subnet_cb cb, void *ctx);
 
+/*
+ * report.network with its vendors, as store_report_network_ex (one snapshot; cb and vcb may be
+ * NULL and get ctx; a non-zero return stops that callback's list). The daemon lists only the 20
+ * vendors with the most devices: vcb gets those in the store's order and then, when
+ * *vendors_total (the number of distinct vendors, which may be NULL) is more than 20, one entry
+ * more, vendor "other", summing the rest. Strings passed to vcb are valid during the call only.
+ * Errors as client_report_network.
+ */
+int client_report_network_ex(struct rpc_client *c, uint64_t since_us, const char *cidr,
+			     struct store_network_report *out, store_subnet_cb cb, store_vendor_cb vcb, void *ctx,
+			     uint64_t *vendors_total);
+
+/*
+ * report.series: observation counts per hour, for the /24s inside cidr (a /24 or shorter; NULL =
+ * all), summed per network of `prefix` bits (0-24), from the start of the hour that holds
+ * since_us (as store_uptime_series; a range longer than the daemon's 90 days is cut to the last
+ * 90). Points go to cb as the store gives them, one per hour and network, but in network order
+ * then hour order; a non-zero return stops them. The daemon gives at most 64 networks, using a
+ * shorter prefix when there would be more: *prefix_used is the one it used (p->prefix of every
+ * point). *has_series is store_has_series() on the daemon's side. Both are set only on success.
+ * 0 or a negative errno / an rpc_error (its message already printed).
+ */
+int client_report_series(struct rpc_client *c, uint64_t since_us, const char *cidr, unsigned prefix,
+			 store_series_cb cb, void *ctx, unsigned *prefix_used, bool *has_series);
+
+/* devices.annotate: sets e's name and/or note; *out is the result (name, note, seen). 0 or a
+ * negative errno / an rpc_error (its message already printed). */
+int client_annotate(struct rpc_client *c, const struct store_note_edit *e, struct store_note *out);
+/* devices.import of n edits, in as many requests as RPC_MAX_MESSAGE needs (each all or
+ * nothing). *out sums what was imported; *done is how many edits went in (all on success, the
+ * requests before the failing one otherwise). Errors as client_annotate. */
+int client_import(struct rpc_client *c, const struct store_note_edit *e, size_t n,
+		  struct store_notes_import_report *out, size_t *done);
+
 /* `lnmt scan` through lnmtd. */
 struct client_scan_req {
 	char **targets;
@@ -46,6 +80,9 @@ struct client_scan_req {
 	bool quiet;
 };
 int client_scan(struct rpc_client *c, const struct client_scan_req *req);
+
+/* The CSV header of `lnmt devices -f csv` (and of `lnmt scan -f csv` through lnmtd). */
+#define QUERY_CSV_HEADER "ip,state,mac,vendor,first_seen,last_seen,rtt_us,probes,open_ports,name,note"
 
 /* In query_cmd.c: prints one device as `lnmt devices` does (format: enum out_format). */
 void query_print_device(int format, const struct store_device *d);

@@ -138,8 +138,12 @@ extern const size_t daemon_n_methods;
 void m_system_status(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r);
 void m_devices_list(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r);
 void m_devices_get(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r);
+/* In daemon_notes.c. */
+void m_devices_annotate(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r);
+void m_devices_import(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r);
 void m_report_uptime(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r);
 void m_report_network(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r);
+void m_report_series(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r);
 void m_scan_start(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r);
 void m_scan_status(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r);
 void m_scan_cancel(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r);

@@ -138,6 +138,8 @@ void daemon_pack_device(struct mp *m, const struct store_device *d)
 	for (uint16_t i = 0; i < d->n_open; i++)
 		msgpack_pack_uint16(pk, d->open_ports[i]);
 	mp_u64(m, "missed", d->missed);
+	mp_str(m, "name", d->name);
+	mp_str(m, "note", d->note);
 }
 
 static const char *ended_name(uint8_t e)

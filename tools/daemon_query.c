@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +18,9 @@
 #define DEVICES_MAX_LIMIT 10000
 #define HISTORY_LIMIT 20
 #define DEFAULT_SINCE_S (24ull * 3600)
+#define VENDORS_LISTED 20                /* report.network: the rest sum into "other" */
+#define SERIES_MAX 64                    /* report.series: more subnets group coarser */
+#define SERIES_MAX_SINCE_S (90ull * 86400)
 
 /* The params map, checked against the keys the method takes. */
 static bool params_of(const msgpack_object *params, const char *method, const char *const *allowed,
@@ -139,13 +143,13 @@ static bool read_since(const msgpack_object *map, uint64_t dflt_s, uint64_t *sin
 
 void m_devices_list(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r)
 {
-	static const char *const keys[] = { "state", "subnet", "since_s", "vendor", "limit", "after", NULL };
+	static const char *const keys[] = { "state", "subnet", "since_s", "vendor", "text", "limit", "after", NULL };
 	struct daemon *d = ctx;
 	const msgpack_object *map;
 	struct store_filter f = { .state = -1 };
-	char state[16], vendor[STORE_VENDOR_LEN * 2], after[32];
+	char state[16], vendor[STORE_VENDOR_LEN * 2], text[STORE_NOTE_LEN + 1], after[32];
 	uint64_t limit = DEVICES_DEFAULT_LIMIT;
-	bool found, has_vendor;
+	bool found, has_vendor, has_text;
 
 	(void)c;
 	if (!params_of(params, "devices.list", keys, &map, r))
@@ -164,6 +168,7 @@ void m_devices_list(void *ctx, struct rpc_conn *c, const msgpack_object *params,
 	}
 	if (!read_subnet(map, &f.net, &f.mask, r) || !read_since(map, 0, &f.seen_since_us, r) ||
 	    !rpc_get_str(map, "vendor", false, vendor, sizeof(vendor), &has_vendor, r) ||
+	    !rpc_get_str(map, "text", false, text, sizeof(text), &has_text, r) ||
 	    !rpc_get_u64(map, "limit", false, &limit, &found, r) ||
 	    !rpc_get_str(map, "after", false, after, sizeof(after), &found, r))
 		return;
@@ -178,6 +183,7 @@ void m_devices_list(void *ctx, struct rpc_conn *c, const msgpack_object *params,
 		return;
 	}
 	f.vendor = has_vendor ? vendor : NULL;
+	f.text = has_text ? text : NULL;
 	f.limit = (uint32_t)limit;
 
 	struct list_ctx lc;
@@ -321,6 +327,13 @@ void m_report_uptime(void *ctx, struct rpc_conn *c, const msgpack_object *params
 	mp_emit_map(&m, r->pk);
 }
 
+/* report.network's lists: subnets, the first VENDORS_LISTED vendors, and the rest summed. */
+struct net_ctx {
+	struct mp subnets, vendors;
+	uint64_t n_vendors;
+	struct store_vendor_count other;
+};
+
 static int pack_subnet_cb(void *ctx, const struct store_subnet_summary *s)
 {
 	char net[24];
@@ -332,7 +345,31 @@ static int pack_subnet_cb(void *ctx, const struct store_subnet_summary *s)
 	mp_str(&m, "subnet", net);
 	mp_u64(&m, "up", s->up);
 	mp_u64(&m, "down", s->down);
-	mp_emit_map(&m, mp_elem(ctx));
+	mp_emit_map(&m, mp_elem(&((struct net_ctx *)ctx)->subnets));
+	return 0;
+}
+
+static void pack_vendor(struct mp *arr, const struct store_vendor_count *v)
+{
+	struct mp m;
+
+	mp_init(&m);
+	mp_str(&m, "vendor", v->vendor);
+	mp_u64(&m, "up", v->up);
+	mp_u64(&m, "down", v->down);
+	mp_emit_map(&m, mp_elem(arr));
+}
+
+static int pack_vendor_cb(void *ctx, const struct store_vendor_count *v)
+{
+	struct net_ctx *nc = ctx;
+
+	if (nc->n_vendors++ < VENDORS_LISTED) {
+		pack_vendor(&nc->vendors, v);
+	} else {
+		nc->other.up += v->up;
+		nc->other.down += v->down;
+	}
 	return 0;
 }
 
@@ -349,14 +386,18 @@ void m_report_network(void *ctx, struct rpc_conn *c, const msgpack_object *param
 	if (!params_of(params, "report.network", keys, &map, r) || !read_subnet(map, &net, &mask, r) ||
 	    !read_since(map, DEFAULT_SINCE_S, &since, r))
 		return;
-	struct mp subnets;
-	mp_init(&subnets);
-	int rc = store_report_network(d->st, since, net, mask, &rep, pack_subnet_cb, &subnets);
+	struct net_ctx nc = { .other = { "other", 0, 0 } };
+	mp_init(&nc.subnets);
+	mp_init(&nc.vendors);
+	int rc = store_report_network_ex(d->st, since, net, mask, &rep, pack_subnet_cb, pack_vendor_cb, &nc);
 	if (rc) {
-		mp_free(&subnets);
+		mp_free(&nc.subnets);
+		mp_free(&nc.vendors);
 		rpc_reply_error(r, RPC_E_INTERNAL, "report network: %s", lnmt_strerror(rc));
 		return;
 	}
+	if (nc.n_vendors > VENDORS_LISTED)
+		pack_vendor(&nc.vendors, &nc.other);
 	struct mp m;
 	mp_init(&m);
 	mp_time(&m, "since", since);
@@ -369,7 +410,138 @@ void m_report_network(void *ctx, struct rpc_conn *c, const msgpack_object *param
 	mp_u64(&m, "rtt_p99_us", rep.rtt_p99_us);
 	mp_u64(&m, "sweeps", rep.sweeps_since);
 	mp_double(&m, "mean_send_pps", rep.mean_send_pps);
-	mp_emit_array(&subnets, mp_key(&m, "subnets"));
+	mp_emit_array(&nc.subnets, mp_key(&m, "subnets"));
+	mp_emit_array(&nc.vendors, mp_key(&m, "vendors"));
+	mp_u64(&m, "vendors_total", nc.n_vendors);
+	mp_emit_map(&m, r->pk);
+}
+
+/* ---- report.series ---- */
+
+struct series_pt {
+	uint32_t net, hour;
+	uint64_t probes, answers;
+};
+
+struct series_ctx {
+	struct series_pt *v;
+	size_t n, cap;
+	bool nomem;
+};
+
+static int collect_point_cb(void *ctx, const struct store_series_point *p)
+{
+	struct series_ctx *sc = ctx;
+
+	if (sc->n == sc->cap) {
+		size_t cap = sc->cap ? 2 * sc->cap : 256;
+		struct series_pt *v = realloc(sc->v, cap * sizeof(*v));
+		if (!v) {
+			sc->nomem = true;
+			return 1;
+		}
+		sc->v = v, sc->cap = cap;
+	}
+	sc->v[sc->n++] = (struct series_pt){ p->net, p->hour, p->probes, p->answers };
+	return 0;
+}
+
+static int cmp_series_pt(const void *a, const void *b)
+{
+	const struct series_pt *x = a, *y = b;
+
+	if (x->net != y->net)
+		return x->net < y->net ? -1 : 1;
+	return x->hour < y->hour ? -1 : x->hour > y->hour;
+}
+
+/* One {subnet, probes, answers, points} map for v[0..n) (one network, hour order). */
+static void pack_series(struct mp *arr, const struct series_pt *v, size_t n, unsigned prefix)
+{
+	uint64_t probes = 0, answers = 0;
+	char net[24];
+	struct mp m;
+
+	ipv4_format(v[0].net, net);
+	snprintf(net + strlen(net), sizeof(net) - strlen(net), "/%u", prefix);
+	mp_init(&m);
+	mp_str(&m, "subnet", net);
+	for (size_t i = 0; i < n; i++)
+		probes += v[i].probes, answers += v[i].answers;
+	mp_u64(&m, "probes", probes);
+	mp_u64(&m, "answers", answers);
+	msgpack_packer *pk = mp_key(&m, "points");
+	msgpack_pack_array(pk, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		msgpack_pack_array(pk, 3);
+		msgpack_pack_uint64(pk, (uint64_t)v[i].hour * 3600);
+		msgpack_pack_uint64(pk, v[i].probes);
+		msgpack_pack_uint64(pk, v[i].answers);
+	}
+	mp_emit_map(&m, mp_elem(arr));
+}
+
+void m_report_series(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r)
+{
+	static const char *const keys[] = { "since_s", "subnet", "prefix", NULL };
+	struct daemon *d = ctx;
+	const msgpack_object *map;
+	struct series_ctx sc = { 0 };
+	uint64_t since_s = DEFAULT_SINCE_S, prefix = 24, now_s = cli_now_us() / 1000000;
+	uint32_t net, mask, groups = 0;
+	unsigned used;
+	bool found;
+	int rc;
+
+	(void)c;
+	if (!params_of(params, "report.series", keys, &map, r) || !read_subnet(map, &net, &mask, r) ||
+	    !rpc_get_u64(map, "since_s", false, &since_s, &found, r) ||
+	    !rpc_get_u64(map, "prefix", false, &prefix, &found, r))
+		return;
+	if (since_s == 0 || since_s > SERIES_MAX_SINCE_S) {
+		rpc_reply_error(r, RPC_E_BAD_PARAMS, "bad since_s %llu: expected 1-%llu (90 days)",
+				(unsigned long long)since_s, SERIES_MAX_SINCE_S);
+		return;
+	}
+	if (prefix > 24) {
+		rpc_reply_error(r, RPC_E_BAD_PARAMS, "bad prefix %llu: expected 0-24 (the counts are kept per /24)",
+				(unsigned long long)prefix);
+		return;
+	}
+	if (mask > 0xffffff00u) {
+		rpc_reply_error(r, RPC_E_BAD_PARAMS, "bad subnet: series are kept per /24, give a /24 or a "
+			       "larger block such as 198.18.0.0/16");
+		return;
+	}
+	/* From the start of the hour that holds now - since_s: whole hours only. */
+	uint64_t since_us = (now_s > since_s ? now_s - since_s : 0) / 3600 * 3600 * 1000000;
+	rc = store_series_prefix(d->st, since_us, net, mask, (unsigned)prefix, SERIES_MAX, &used, &groups);
+	if (!rc)
+		rc = store_uptime_series(d->st, since_us, net, mask, used, collect_point_cb, &sc);
+	if (!rc && sc.nomem)
+		rc = -ENOMEM;
+	if (rc) {
+		free(sc.v);
+		rpc_reply_error(r, RPC_E_INTERNAL, "report series: %s", lnmt_strerror(rc));
+		return;
+	}
+	qsort(sc.v, sc.n, sizeof(*sc.v), cmp_series_pt);
+	struct mp m, arr;
+	mp_init(&m);
+	mp_init(&arr);
+	for (size_t i = 0, j; i < sc.n; i = j) {
+		for (j = i + 1; j < sc.n && sc.v[j].net == sc.v[i].net; j++)
+			;
+		pack_series(&arr, sc.v + i, j - i, used);
+	}
+	free(sc.v);
+	mp_time(&m, "since", since_us);
+	mp_u64(&m, "first_hour", since_us / 1000000);
+	mp_u64(&m, "step_s", 3600);
+	mp_u64(&m, "prefix", used);
+	mp_u64(&m, "prefix_asked", prefix);
+	mp_bool(&m, "store_has_series", store_has_series(d->st));
+	mp_emit_array(&arr, mp_key(&m, "series"));
 	mp_emit_map(&m, r->pk);
 }
 

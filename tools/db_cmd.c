@@ -113,6 +113,8 @@ int cmd_db(int argc, char **argv)
 	printf("roll-ups        %llu\n", (unsigned long long)r.rollups);
 	printf("state changes   %llu\n", (unsigned long long)r.changes);
 	printf("sweeps          %llu\n", (unsigned long long)r.sweeps);
+	printf("names, notes    %llu\n", (unsigned long long)r.notes);
+	printf("subnet hours    %llu\n", (unsigned long long)r.series);
 	printf("size            %.1f MiB used of a %.1f MiB map\n", r.used_bytes / 1048576.0, r.map_bytes / 1048576.0);
 	if (rc) {
 		cli_error("check failed: %llu problem%s, first: %s", (unsigned long long)r.problems,

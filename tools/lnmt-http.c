@@ -3,6 +3,7 @@
  * lnmt-http: the HTTP/JSON API of lnmtd (api/http_server.c has the routes).
  *
  *   lnmt-http [--listen 127.0.0.1:8080] [--socket PATH] [--token-file FILE] [--threads N]
+ *             [--cache-ms MS]
  *
  * Listening anywhere but loopback (127.0.0.1, ::1) needs --token-file: every request must then
  * carry "Authorization: Bearer TOKEN". Logs "lnmt-http: listening on ADDR:PORT" once ready (port
@@ -25,11 +26,20 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: lnmt-http [--listen ADDR:PORT] [--socket PATH] [--token-file FILE] [--threads N]\n"
+		   "                 [--cache-ms MS]\n"
 		   "  --listen      address and port to serve (default 127.0.0.1:8080; [::1]:8080 for IPv6;\n"
 		   "                port 0 picks a free one); other than loopback needs --token-file\n"
 		   "  --socket      lnmtd's RPC socket (default $LNMT_SOCKET or /run/lnmt/lnmt.sock)\n"
 		   "  --token-file  file holding the bearer token every request must present\n"
-		   "  --threads     worker threads (default 2)\n");
+		   "  --threads     worker threads (default 2)\n"
+		   "  --cache-ms    reuse device lists, reports and health for up to MS ms (default 1000;\n"
+		   "                0: never). lnmtd's events (sweep progress, device changes) drop them\n"
+		   "                at once, so they are only ever older than MS for changes lnmtd did not\n"
+		   "                make itself (another process writing the store)\n"
+		   "\n"
+		   "example: lnmt-http --listen 0.0.0.0:8080 --token-file /etc/lnmt/http.token\n"
+		   "         curl -H 'Authorization: Bearer ...' http://host:8080/api/devices?state=up\n"
+		   "         then open http://host:8080/#token=... for the dashboard\n");
 }
 
 static bool parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len, bool *loopback)
@@ -108,13 +118,14 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "token-file", required_argument, NULL, 't' },
 		{ "threads", required_argument, NULL, 'T' },
+		{ "cache-ms", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *listen = "127.0.0.1:8080", *token_file = NULL, *socket = NULL;
-	unsigned threads = 2;
+	unsigned threads = 2, cache_ms = 1000;
 	int o;
-	while ((o = getopt_long(argc, argv, "l:s:t:T:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "l:s:t:T:C:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'l': listen = optarg; break;
 		case 's': socket = optarg; break;
@@ -129,6 +140,17 @@ int main(int argc, char **argv)
 			threads = (unsigned)v;
 			break;
 		}
+		case 'C': {
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || optarg[0] == '-' || v > 3600000) {
+				fprintf(stderr, "lnmt-http: bad --cache-ms '%s': 0 to 3600000 milliseconds\n", optarg);
+				return 2;
+			}
+			cache_ms = (unsigned)v;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -138,7 +160,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	struct http_config cfg = { .threads = threads, .timeout_s = 10 };
+	struct http_config cfg = { .threads = threads, .timeout_s = 10, .cache_ms = cache_ms };
 	bool loopback;
 	if (!parse_listen(listen, &cfg.addr, &cfg.addr_len, &loopback)) {
 		fprintf(stderr, "lnmt-http: bad --listen '%s': ADDR:PORT expected (127.0.0.1:8080, [::1]:8080)\n", listen);

@@ -8,6 +8,8 @@
 #include "client_cmd.h"
 #include "err.h"
 #include "output.h"
+#include "query_html.h"
+#include "rpc.h"
 #include "store.h"
 #include "targets.h"
 
@@ -28,35 +30,61 @@ struct query_opts {
 	uint64_t since_us;   /* absolute; 0 = not given */
 	uint32_t limit;
 	const char *cidr;
+	const char *since_arg; /* --since as given, for the HTML report's header */
+	const char *import;  /* devices --import FILE */
+	const char *name, *note; /* device --name, --note */
 };
 
 static const char devices_usage[] =
 "Usage: lnmt devices [--state up|down] [--subnet CIDR] [--since AGE] [--vendor TEXT]\n"
-"                    [--limit N] [--after IP] [--db DIR | --embedded] [--socket PATH]\n"
-"                    [-f text|jsonl|csv]\n"
+"                    [--text TEXT] [--limit N] [--after IP] [--db DIR | --embedded]\n"
+"                    [--socket PATH] [-f text|jsonl|csv]\n"
+"       lnmt devices --import FILE [--db DIR | --embedded] [--socket PATH]\n"
 "\n"
-"Lists every device the store has seen, in address order. Asks lnmtd (devices.list) when it\n"
-"answers on the socket and no --db is given; --embedded reads the store directly anyway.\n"
+"Lists every device the store has seen, in address order, with the name and note people gave\n"
+"it. Asks lnmtd (devices.list) when it answers on the socket and no --db is given; --embedded\n"
+"reads the store directly anyway.\n"
 "  --state up|down   only devices in that state (down = missed the last sweeps)\n"
 "  --subnet CIDR     only devices inside CIDR\n"
 "  --since AGE       only devices seen within AGE: 90s, 30m, 24h, 7d, 2w\n"
 "  --vendor TEXT     only devices whose MAC vendor contains TEXT (any case)\n"
+"  --text TEXT       only devices whose name or note contains TEXT (any case)\n"
 "  --limit N         at most N devices; a note on stderr gives the --after for the next page\n"
 "  --after IP        start after this address (the cursor of the previous page)\n"
+"\n"
+"--import FILE names devices from an inventory (- reads stdin), all or nothing: lines\n"
+"'ip,name,note', # starts a comment, a first line 'ip,name,note' is a header. A field left\n"
+"empty clears it, a field left out keeps what is there; the note is the rest of the line\n"
+"(commas included), or a \"quoted\" field. Addresses no sweep has seen yet keep their name\n"
+"until one finds them. Every line is checked before anything is written; errors name\n"
+"FILE:LINE. Through lnmtd a file over 1 MB goes in several requests, each all or nothing.\n"
 "\n"
 "Examples:\n"
 "  lnmt devices --state down --since 1d\n"
 "  lnmt devices --subnet 198.18.128.0/17 --vendor raspberry -f jsonl\n"
-"  lnmt devices --limit 100 --after 198.19.0.99\n";
+"  lnmt devices --limit 100 --after 198.19.0.99\n"
+"  lnmt devices --text printer\n"
+"  printf '198.18.0.10,nas,rack 2 - backups\\n198.18.0.11,printer\\n' | lnmt devices --import -\n";
 
 static const char device_usage[] =
 "Usage: lnmt device IP [--db DIR] [-f text|jsonl]\n"
+"       lnmt device IP [--name TEXT] [--note TEXT] [--db DIR | --embedded] [--socket PATH]\n"
 "\n"
-"Everything known about one device: MAC and vendor, first and last seen, state, RTT, open\n"
-"ports, which probes answer, its recent state changes and observations.\n";
+"Everything known about one device: its name and note, MAC and vendor, first and last seen,\n"
+"state, RTT, open ports, which probes answer, its recent state changes and observations.\n"
+"\n"
+"  --name TEXT   what to call it (at most 64 bytes); --name '' clears it\n"
+"  --note TEXT   free text (at most 256 bytes, one line); --note '' clears it\n"
+"Setting works for addresses no sweep has found yet: the device carries the name once one\n"
+"does. It goes through lnmtd (devices.annotate) when one answers and no --db is given.\n"
+"\n"
+"Examples:\n"
+"  lnmt device 198.19.0.7\n"
+"  lnmt device 198.19.0.7 --name printer --note 'room 2.14, toner ordered'\n"
+"  lnmt device 198.19.0.7 --note ''\n";
 
 static const char report_usage[] =
-"Usage: lnmt report uptime  [--since AGE] [--subnet CIDR] [--db DIR] [-f text|jsonl|csv]\n"
+"Usage: lnmt report uptime  [--since AGE] [--subnet CIDR] [--db DIR] [-f text|jsonl|csv|html]\n"
 "       lnmt report network [--since AGE] [--subnet CIDR] [--db DIR] [-f text|jsonl]\n"
 "\n"
 "uptime:  per device, over the period: uptime %, probes, answers, state changes\n"
@@ -64,14 +92,27 @@ static const char report_usage[] =
 "         per-/24 summary\n"
 "AGE is 90s, 30m, 24h (the default), 7d, 2w. Uptime has hour granularity.\n"
 "Asks lnmtd (report.uptime, report.network) when it answers on the socket (--socket PATH,\n"
-"else $LNMT_SOCKET) and no --db is given; --embedded reads the store directly anyway.\n";
+"else $LNMT_SOCKET) and no --db is given; --embedded reads the store directly anyway.\n"
+"\n"
+"-f html (uptime only) writes one standalone page to mail or archive: summary figures, uptime\n"
+"per hour and devices per /24 as charts (SVG), and the device table (the first 5,000 devices).\n"
+"No scripts, nothing loaded from elsewhere. The hourly chart needs the store (--embedded).\n"
+"\n"
+"Examples:\n"
+"  lnmt report uptime --since 24h --subnet 198.19.0.0/24\n"
+"  lnmt report uptime --since 7d --format html > report.html\n"
+"  lnmt report network -f jsonl\n";
 
 static const char sweeps_usage[] =
 "Usage: lnmt sweeps [--limit N] [--db DIR] [-f text|jsonl|csv]\n"
 "\n"
 "Past sweeps, newest first, with their figures (default: the last 20).\n";
 
-enum { Q_DB = 300, Q_STATE, Q_SUBNET, Q_SINCE, Q_VENDOR, Q_LIMIT, Q_AFTER, Q_SOCKET, Q_EMBEDDED };
+enum { Q_DB = 300, Q_STATE, Q_SUBNET, Q_SINCE, Q_VENDOR, Q_LIMIT, Q_AFTER, Q_SOCKET, Q_EMBEDDED, Q_TEXT, Q_IMPORT,
+       Q_NAME, Q_NOTE };
+
+/* Not an option: in a command's `allowed` list it means the command takes --format html. */
+enum { Q_HTML = 400 };
 
 static const struct option query_long[] = {
 	{ "db", required_argument, NULL, Q_DB },
@@ -84,6 +125,10 @@ static const struct option query_long[] = {
 	{ "vendor", required_argument, NULL, Q_VENDOR },
 	{ "limit", required_argument, NULL, Q_LIMIT },
 	{ "after", required_argument, NULL, Q_AFTER },
+	{ "text", required_argument, NULL, Q_TEXT },
+	{ "import", required_argument, NULL, Q_IMPORT },
+	{ "name", required_argument, NULL, Q_NAME },
+	{ "note", required_argument, NULL, Q_NOTE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -154,6 +199,17 @@ static int parse_query(const char *cmd, int argc, char **argv, struct query_opts
 		switch (c) {
 		case 'h': fputs(usage, stdout); return -1;
 		case 'f':
+			if (!strcmp(optarg, "html")) {
+				bool html = false;
+				for (const int *a = allowed; *a && !html; a++)
+					html = *a == Q_HTML;
+				if (!html) {
+					cli_error("--format html is only for 'lnmt report uptime' (see 'lnmt %s --help')", cmd);
+					return EXIT_USAGE;
+				}
+				q->format = QUERY_OUT_HTML;
+				break;
+			}
 			if ((q->format = output_format_parse(optarg)) < 0)
 				return bad("--format", optarg, "expected text, jsonl or csv");
 			break;
@@ -177,8 +233,13 @@ static int parse_query(const char *cmd, int argc, char **argv, struct query_opts
 			if (!cli_parse_age_us(optarg, &v))
 				return bad("--since", optarg, "expected an age such as 30m, 24h or 7d");
 			q->since_us = cli_now_us() - v;
+			q->since_arg = optarg;
 			break;
 		case Q_VENDOR: q->filter.vendor = optarg; break;
+		case Q_TEXT: q->filter.text = optarg; break;
+		case Q_IMPORT: q->import = optarg; break;
+		case Q_NAME: q->name = optarg; break;
+		case Q_NOTE: q->note = optarg; break;
 		case Q_LIMIT:
 			if (!cli_parse_u64(optarg, 1, 100000000, &v))
 				return bad("--limit", optarg, "expected a positive count");
@@ -234,6 +295,39 @@ static void json_escape(const char *s, char *out, size_t len)
 	out[o] = '\0';
 }
 
+/* A CSV field: quoted (quotes doubled) when it holds a comma, quote or line break. */
+static void csv_field(const char *s)
+{
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, stdout);
+		return;
+	}
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"')
+			putchar('"');
+		putchar(*s);
+	}
+	putchar('"');
+}
+
+/* The first max bytes of s at most, not cutting a UTF-8 character; "-" for "". */
+static const char *cut(const char *s, char *buf, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (!n)
+		return "-";
+	if (n > max) {
+		n = max;
+		while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return buf;
+}
+
 static const char *state_name(uint8_t s)
 {
 	return s == STORE_STATE_UP ? "up" : "down";
@@ -249,26 +343,28 @@ struct list_ctx {
 static void device_json(const struct store_device *d, bool open)
 {
 	char ip[16], mac[18], seen[24], first[24], changed[24], probes[16], ports[400];
-	char vendor[6 * STORE_VENDOR_LEN];
+	char vendor[6 * STORE_VENDOR_LEN], name[6 * STORE_NAME_LEN + 8], note[6 * STORE_NOTE_LEN + 8];
 
 	mac_text(d, mac);
 	cli_probes_text(d->probes, probes, sizeof(probes));
 	ports_text(d, ports, sizeof(ports), ",");
 	json_escape(d->vendor, vendor, sizeof(vendor));
+	json_escape(d->name, name, sizeof(name));
+	json_escape(d->note, note, sizeof(note));
 	printf("{\"ip\":\"%s\",\"state\":\"%s\",\"mac\":%s%s%s,\"vendor\":\"%s\",\"first_seen\":\"%s\","
 	       "\"last_seen\":\"%s\",\"last_change\":\"%s\",\"rtt_us\":%u,\"probes\":\"%s\","
-	       "\"open_ports\":[%s],\"missed\":%u%s",
+	       "\"open_ports\":[%s],\"missed\":%u,\"name\":\"%s\",\"note\":\"%s\"%s",
 	       ipv4_format(d->ip, ip), state_name(d->state), d->has_mac ? "\"" : "", d->has_mac ? mac : "null",
 	       d->has_mac ? "\"" : "", vendor, cli_format_time_iso(d->first_seen_us, first, sizeof(first)),
 	       cli_format_time_iso(d->last_seen_us, seen, sizeof(seen)),
 	       cli_format_time_iso(d->last_change_us, changed, sizeof(changed)), d->last_rtt_us, probes, ports,
-	       d->missed, open ? "" : "}\n");
+	       d->missed, name, note, open ? "" : "}\n");
 }
 
 static int print_device(void *ctx, const struct store_device *d)
 {
 	struct list_ctx *lc = ctx;
-	char ip[16], mac[18], seen[24], first[24], probes[16], ports[400];
+	char ip[16], mac[18], seen[24], first[24], probes[16], ports[400], name[24];
 
 	lc->n++;
 	if (lc->format == OUT_JSONL) {
@@ -280,21 +376,277 @@ static int print_device(void *ctx, const struct store_device *d)
 	cli_probes_text(d->probes, probes, sizeof(probes));
 	if (lc->format == OUT_CSV) {
 		ports_text(d, ports, sizeof(ports), " ");
-		printf("%s,%s,%s,\"%s\",%s,%s,%u,%s,%s\n", ip, state_name(d->state), d->has_mac ? mac : "",
+		printf("%s,%s,%s,\"%s\",%s,%s,%u,%s,%s,", ip, state_name(d->state), d->has_mac ? mac : "",
 		       d->vendor, cli_format_time_iso(d->first_seen_us, first, sizeof(first)),
 		       cli_format_time_iso(d->last_seen_us, seen, sizeof(seen)), d->last_rtt_us, probes, ports);
+		csv_field(d->name);
+		putchar(',');
+		csv_field(d->note);
+		putchar('\n');
 		return 0;
 	}
 	ports_text(d, ports, sizeof(ports), ",");
-	printf("%-15s  %-4s  %-17s  %-22.22s  %-19s  %8.3f ms  %-12s  %s\n", ip, state_name(d->state), mac,
+	printf("%-15s  %-16s  %-4s  %-17s  %-22.22s  %-19s  %8.3f ms  %-12s  %s\n", ip, cut(d->name, name, 16),
+	       state_name(d->state), mac,
 	       d->vendor[0] ? d->vendor : "-", cli_format_time(d->last_seen_us, seen, sizeof(seen)),
 	       d->last_rtt_us / 1000.0, probes, ports[0] ? ports : "-");
 	return 0;
 }
 
+/* ---- devices --import ---- */
+
+/*
+ * One CSV field at *p, which moves past it and its comma; *more says whether a comma followed.
+ * Quoted ("" inside is a quote) or bare (spaces around it trimmed); with rest, a bare field is
+ * the rest of the line, commas and all. NULL with *why set for a bad quoted field.
+ */
+static char *csv_next(char **p, bool rest, bool *more, const char **why)
+{
+	char *s = *p, *out, *w;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	*more = false;
+	if (*s == '"') {
+		out = w = ++s;
+		for (;;) {
+			if (!*s) {
+				*why = "a quoted field is not closed";
+				return NULL;
+			}
+			if (*s == '"' && s[1] == '"') {
+				*w++ = '"';
+				s += 2;
+			} else if (*s == '"') {
+				s++;
+				break;
+			} else {
+				*w++ = *s++;
+			}
+		}
+		*w = '\0';
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s && *s != ',') {
+			*why = "text after a closing quote (a quote inside a quoted field is written \"\")";
+			return NULL;
+		}
+	} else {
+		out = s;
+		s = rest ? s + strlen(s) : s + strcspn(s, ",");
+		char *e = s;
+		while (e > out && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		bool comma = *s == ',';
+		*e = '\0';
+		*more = comma;
+		*p = comma ? s + 1 : s;
+		return out;
+	}
+	*more = *s == ',';
+	*p = *s ? s + 1 : s;
+	return out;
+}
+
+struct inventory {
+	struct store_note_edit *e;
+	size_t *line;
+	char **text;          /* every strdup'd name and note, to free */
+	size_t n, cap, n_text;
+};
+
+static void inventory_free(struct inventory *inv)
+{
+	for (size_t i = 0; i < inv->n_text; i++)
+		free(inv->text[i]);
+	free(inv->text);
+	free(inv->e);
+	free(inv->line);
+}
+
+static const char *keep(struct inventory *inv, const char *s)
+{
+	char *c = strdup(s);
+
+	if (c)
+		inv->text[inv->n_text++] = c;
+	return c;
+}
+
+/* Parses one line (comments and blank lines already skipped) into the inventory. 0, or
+ * EXIT_USAGE / 1 with the message printed. */
+static int inventory_line(struct inventory *inv, const char *file, size_t lineno, char *line)
+{
+	char *p = line, *ipf, *name = NULL, *note = NULL, why[256];
+	const char *bad = NULL;
+	bool more;
+	struct target_range r;
+
+	ipf = csv_next(&p, false, &more, &bad);
+	if (ipf && more)
+		name = csv_next(&p, false, &more, &bad);
+	if (name && more)
+		note = csv_next(&p, true, &more, &bad);
+	if (bad) {
+		cli_error("%s:%zu: %s", file, lineno, bad);
+		return EXIT_USAGE;
+	}
+	if (more) {
+		cli_error("%s:%zu: more than three fields: expected ip,name,note", file, lineno);
+		return EXIT_USAGE;
+	}
+	if (target_parse_range(ipf, &r, why, sizeof(why)) || r.first != r.last) {
+		cli_error("%s:%zu: bad address '%s': expected ip,name,note with an IPv4 address first", file, lineno, ipf);
+		return EXIT_USAGE;
+	}
+	if (!name) {
+		cli_error("%s:%zu: nothing to set for %s: expected ip,name,note", file, lineno, ipf);
+		return EXIT_USAGE;
+	}
+	if (store_note_check(name, note, why, sizeof(why))) {
+		cli_error("%s:%zu: %s", file, lineno, why);
+		return EXIT_USAGE;
+	}
+	if (inv->n == STORE_NOTES_IMPORT_MAX) {
+		cli_error("%s:%zu: more than %u entries: split the file", file, lineno, STORE_NOTES_IMPORT_MAX);
+		return EXIT_USAGE;
+	}
+	if (inv->n == inv->cap) {
+		size_t cap = inv->cap ? 2 * inv->cap : 256;
+		struct store_note_edit *e = realloc(inv->e, cap * sizeof(*e));
+		if (e)
+			inv->e = e;
+		size_t *l = e ? realloc(inv->line, cap * sizeof(*l)) : NULL;
+		if (l)
+			inv->line = l;
+		char **t = l ? realloc(inv->text, 2 * cap * sizeof(*t)) : NULL;
+		if (!t) {
+			cli_error("out of memory reading %s", file);
+			return 1;
+		}
+		inv->text = t;
+		inv->cap = cap;
+	}
+	struct store_note_edit *e = &inv->e[inv->n];
+	*e = (struct store_note_edit){ .ip = r.first };
+	if (!(e->name = keep(inv, name)) || (note && !(e->note = keep(inv, note)))) {
+		cli_error("out of memory reading %s", file);
+		return 1;
+	}
+	inv->line[inv->n++] = lineno;
+	return 0;
+}
+
+/* Reads and checks the whole file; 0 or an exit code with the message printed. */
+static int inventory_read(struct inventory *inv, const char *file)
+{
+	FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
+	const char *shown = strcmp(file, "-") ? file : "(stdin)";
+	char *line = NULL;
+	size_t cap = 0, lineno = 0;
+	bool any = false;
+	ssize_t len;
+	int rc = 0;
+
+	if (!f) {
+		cli_error("%s: %s", file, strerror(errno));
+		return EXIT_USAGE;
+	}
+	while ((len = getline(&line, &cap, f)) >= 0) {
+		char *s = line;
+		lineno++;
+		while (len && (s[len - 1] == '\n' || s[len - 1] == '\r'))
+			s[--len] = '\0';
+		if (lineno == 1 && !strncmp(s, "\xef\xbb\xbf", 3))
+			s += 3; /* a spreadsheet's byte order mark */
+		s += strspn(s, " \t");
+		if (!*s || *s == '#')
+			continue;
+		bool first_line = !any;
+		any = true;
+		if (first_line && !strncasecmp(s, "ip,", 3) && strcasestr(s, "name"))
+			continue; /* a header line */
+		if ((rc = inventory_line(inv, shown, lineno, s)))
+			break;
+	}
+	if (!rc && ferror(f)) {
+		cli_error("%s: %s", shown, strerror(errno));
+		rc = 1;
+	}
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	if (rc)
+		return rc;
+	if (!inv->n) {
+		cli_error("%s: nothing to import: expected lines ip,name,note (see 'lnmt devices --help')", shown);
+		return EXIT_USAGE;
+	}
+	size_t a, b;
+	int d = store_note_edits_duplicate(inv->e, inv->n, &a, &b);
+	if (d < 0) {
+		cli_error("out of memory reading %s", shown);
+		return 1;
+	}
+	if (d) {
+		char ip[16];
+		cli_error("%s:%zu: %s is on line %zu already: give each address once", shown, inv->line[b],
+			  ipv4_format(inv->e[a].ip, ip), inv->line[a]);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int devices_import(const struct query_opts *q)
+{
+	struct inventory inv = { 0 };
+	struct store_notes_import_report rep = { 0 };
+	const char *shown = strcmp(q->import, "-") ? q->import : "(stdin)";
+	int rc = inventory_read(&inv, q->import);
+
+	if (rc)
+		goto out;
+	struct rpc_client *cl = q->db || q->embedded ? NULL : client_try_connect(q->socket);
+	if (cl) {
+		size_t done = 0;
+		rc = client_import(cl, inv.e, inv.n, &rep, &done);
+		client_close(cl);
+		if (rc && done)
+			cli_error("%s: the first %zu entries (to line %zu) were imported, the rest not", shown, done,
+				  inv.line[done - 1]);
+		if (rc) {
+			rc = rc == RPC_E_BAD_PARAMS || rc == RPC_E_MISSING_PARAM ? EXIT_USAGE : 1;
+			goto out;
+		}
+	} else {
+		char err[512];
+		struct store *st = cli_store_open(q->db, false, 0);
+		if (!st) {
+			rc = 1;
+			goto out;
+		}
+		rc = store_notes_import(st, inv.e, inv.n, &rep, err, sizeof(err));
+		store_close(st);
+		if (rc) {
+			cli_error("%s: %s", shown, err);
+			rc = rc == -EINVAL ? EXIT_USAGE : 1;
+			goto out;
+		}
+	}
+	if (q->format == OUT_JSONL)
+		printf("{\"imported\":%llu,\"known\":%llu,\"unknown\":%llu}\n", (unsigned long long)rep.imported,
+		       (unsigned long long)rep.known, (unsigned long long)rep.unknown);
+	else
+		printf("imported %llu from %s: %llu known device%s, %llu not seen yet\n", (unsigned long long)rep.imported,
+		       shown, (unsigned long long)rep.known, rep.known == 1 ? "" : "s", (unsigned long long)rep.unknown);
+out:
+	inventory_free(&inv);
+	return rc;
+}
+
 int cmd_devices(int argc, char **argv)
 {
-	static const int allowed[] = { Q_STATE, Q_SUBNET, Q_SINCE, Q_VENDOR, Q_LIMIT, Q_AFTER, 0 };
+	static const int allowed[] = { Q_STATE, Q_SUBNET, Q_SINCE, Q_VENDOR, Q_TEXT, Q_LIMIT, Q_AFTER, Q_IMPORT, 0 };
 	struct query_opts q = { 0 };
 	int first, rc = parse_query("devices", argc, argv, &q, allowed, devices_usage, &first);
 
@@ -303,6 +655,14 @@ int cmd_devices(int argc, char **argv)
 	if (first < argc) {
 		cli_error("devices takes no arguments, got '%s' (see 'lnmt devices --help')", argv[first]);
 		return EXIT_USAGE;
+	}
+	if (q.import) {
+		if (q.filter.state >= 0 || q.cidr || q.since_us || q.filter.vendor || q.filter.text || q.limit ||
+		    q.filter.has_after) {
+			cli_error("--import takes no filters (see 'lnmt devices --help')");
+			return EXIT_USAGE;
+		}
+		return devices_import(&q);
 	}
 	/* Through lnmtd when one answers (and no store was named), else the store itself. */
 	struct rpc_client *cl = q.db || q.embedded ? NULL : client_try_connect(q.socket);
@@ -313,10 +673,10 @@ int cmd_devices(int argc, char **argv)
 	q.filter.seen_since_us = q.since_us;
 	struct list_ctx lc = { .format = q.format };
 	if (q.format == OUT_TEXT && isatty(STDOUT_FILENO))
-		printf("%-15s  %-4s  %-17s  %-22s  %-19s  %11s  %-12s  %s\n", "IP", "STATE", "MAC", "VENDOR",
-		       "LAST SEEN", "RTT", "PROBES", "OPEN PORTS");
+		printf("%-15s  %-16s  %-4s  %-17s  %-22s  %-19s  %11s  %-12s  %s\n", "IP", "NAME", "STATE", "MAC",
+		       "VENDOR", "LAST SEEN", "RTT", "PROBES", "OPEN PORTS");
 	if (q.format == OUT_CSV)
-		puts("ip,state,mac,vendor,first_seen,last_seen,rtt_us,probes,open_ports");
+		puts(QUERY_CSV_HEADER);
 	uint32_t next = 0;
 	bool more = false;
 	if (cl)
@@ -389,6 +749,10 @@ static void print_device_text(const struct store_device *d)
 	cli_probes_text(d->probes, probes, sizeof(probes));
 	ports_text(d, ports, sizeof(ports), ", ");
 	printf("%s\n", ipv4_format(d->ip, ip));
+	if (d->name[0])
+		printf("  name         %s\n", d->name);
+	if (d->note[0])
+		printf("  note         %s\n", d->note);
 	printf("  state        %s%s\n", state_name(d->state), d->missed ? "" : "");
 	if (d->missed)
 		printf("  missed       %u sweep%s in a row\n", d->missed, d->missed == 1 ? "" : "s");
@@ -405,9 +769,69 @@ static void print_device_text(const struct store_device *d)
 	       (unsigned long long)d->changes_total);
 }
 
+/* A name and note as `lnmt device IP --name ...` reports them. */
+static void print_note(int format, const struct store_note *n)
+{
+	char ip[16], name[6 * STORE_NAME_LEN + 8], note[6 * STORE_NOTE_LEN + 8];
+
+	ipv4_format(n->ip, ip);
+	if (format == OUT_JSONL) {
+		json_escape(n->name, name, sizeof(name));
+		json_escape(n->note, note, sizeof(note));
+		printf("{\"ip\":\"%s\",\"name\":\"%s\",\"note\":\"%s\",\"seen\":%s}\n", ip, name, note,
+		       n->seen ? "true" : "false");
+		return;
+	}
+	printf("%s\n", ip);
+	printf("  name         %s\n", n->name[0] ? n->name : "-");
+	printf("  note         %s\n", n->note[0] ? n->note : "-");
+	if (!n->seen)
+		printf("  (never seen: no sweep has found it yet%s)\n",
+		       n->name[0] || n->note[0] ? "; the device carries these once one does" : "");
+}
+
+/* lnmt device IP --name/--note: through lnmtd when one answers, else the store. */
+static int device_annotate(const struct query_opts *q, uint32_t ip)
+{
+	struct store_note_edit e = { ip, q->name, q->note };
+	struct store_note out = { .ip = ip };
+	char err[512];
+	int rc;
+
+	if (store_note_check(q->name, q->note, err, sizeof(err))) {
+		cli_error("%s (see 'lnmt device --help')", err); /* "name is 70 bytes long, the most is 64" */
+		return EXIT_USAGE;
+	}
+	struct rpc_client *cl = q->db || q->embedded ? NULL : client_try_connect(q->socket);
+	if (cl) {
+		rc = client_annotate(cl, &e, &out);
+		client_close(cl);
+		if (rc)
+			return rc == RPC_E_BAD_PARAMS || rc == RPC_E_MISSING_PARAM ? EXIT_USAGE : 1;
+	} else {
+		struct store *st = cli_store_open(q->db, false, 0);
+		struct store_device d;
+		if (!st)
+			return 1;
+		rc = store_note_set(st, ip, q->name, q->note, err, sizeof(err));
+		if (!rc) {
+			rc = store_note_get(st, ip, &out);
+			if (rc == -ENOENT) /* both cleared */
+				rc = 0, out.seen = store_device_get(st, ip, &d) == 0;
+		}
+		store_close(st);
+		if (rc) {
+			cli_error("%s", err[0] ? err : lnmt_strerror(rc));
+			return rc == -EINVAL ? EXIT_USAGE : 1;
+		}
+	}
+	print_note(q->format == OUT_JSONL ? OUT_JSONL : OUT_TEXT, &out);
+	return 0;
+}
+
 int cmd_device(int argc, char **argv)
 {
-	static const int allowed[] = { 0 };
+	static const int allowed[] = { Q_NAME, Q_NOTE, 0 };
 	struct query_opts q = { 0 };
 	struct store_device d;
 	uint32_t ip;
@@ -421,13 +845,22 @@ int cmd_device(int argc, char **argv)
 	}
 	if ((rc = parse_ip("address", argv[first], &ip)))
 		return rc;
+	if (q.name || q.note)
+		return device_annotate(&q, ip);
 	struct store *st = cli_store_open(q.db, true, 0);
 	if (!st)
 		return 1;
 	rc = store_device_get(st, ip, &d);
 	if (rc == -ENOENT) {
-		cli_error("%s: never seen (no sweep has found it)", argv[first]);
+		/* An address named ahead of the sweeps (an imported inventory) has its note. */
+		struct store_note n;
+		rc = store_note_get(st, ip, &n);
 		store_close(st);
+		if (!rc) {
+			print_note(q.format == OUT_JSONL ? OUT_JSONL : OUT_TEXT, &n);
+			return 0;
+		}
+		cli_error("%s: never seen (no sweep has found it)", argv[first]);
 		return 1;
 	}
 	if (rc) {
@@ -538,6 +971,7 @@ static int report_network(struct store *st, struct rpc_client *cl, const struct 
 int cmd_report(int argc, char **argv)
 {
 	static const int allowed[] = { Q_SINCE, Q_SUBNET, 0 };
+	static const int allowed_html[] = { Q_SINCE, Q_SUBNET, Q_HTML, 0 }; /* report uptime */
 	struct query_opts q = { 0 };
 	int first, rc;
 
@@ -556,7 +990,8 @@ int cmd_report(int argc, char **argv)
 	}
 	char cmd[32];
 	snprintf(cmd, sizeof(cmd), "report %s", kind);
-	if ((rc = parse_query(cmd, argc - 1, argv + 1, &q, allowed, report_usage, &first)))
+	const int *takes = kind[0] == 'u' ? allowed_html : allowed; /* uptime or network, checked above */
+	if ((rc = parse_query(cmd, argc - 1, argv + 1, &q, takes, report_usage, &first)))
 		return rc < 0 ? 0 : rc;
 	if (first < argc - 1) {
 		cli_error("report %s takes no arguments, got '%s'", kind, argv[first + 1]);
@@ -567,6 +1002,16 @@ int cmd_report(int argc, char **argv)
 	struct store *st = cl ? NULL : cli_store_open(q.db, true, 0);
 	if (!st && !cl)
 		return 1;
+	if (q.format == QUERY_OUT_HTML) { /* report uptime only: parse_query refused it elsewhere */
+		struct query_html_req hr = { .since_us = since, .since_text = q.since_arg, .net = q.filter.net,
+					     .mask = q.filter.mask, .cidr = q.cidr };
+		int status = query_report_uptime_html(stdout, st, cl, &hr); /* prints its errors */
+		if (cl)
+			client_close(cl);
+		else
+			store_close(st);
+		return status;
+	}
 	if (!strcmp(kind, "uptime")) {
 		struct list_ctx lc = { .format = q.format };
 		if (q.format == OUT_TEXT && isatty(STDOUT_FILENO))

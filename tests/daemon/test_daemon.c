@@ -582,6 +582,21 @@ Test(daemon, status_sweep_and_devices)
 
 	r = call_ok(c, "report.network", NULL);
 	cr_assert_eq(get_u64(&r.o, "devices"), 256);
+	const msgpack_object *vendors = get(&r.o, "vendors");
+	cr_assert(vendors && vendors->type == MSGPACK_OBJECT_ARRAY && vendors->via.array.size == 1);
+	cr_assert_str_eq(get_str(&vendors->via.array.ptr[0], "vendor", buf, sizeof(buf)), "");
+	cr_assert_eq(get_u64(&vendors->via.array.ptr[0], "up"), 256);
+	result_free(&r);
+	/* The sweep's hour: one series, one point, every observation an answer. */
+	r = call_ok(c, "report.series", NULL);
+	cr_assert_eq(get_u64(&r.o, "prefix"), 24);
+	const msgpack_object *series = get(&r.o, "series");
+	cr_assert(series && series->type == MSGPACK_OBJECT_ARRAY && series->via.array.size == 1);
+	cr_assert_str_eq(get_str(&series->via.array.ptr[0], "subnet", buf, sizeof(buf)), "198.19.0.0/24");
+	cr_assert_eq(get_u64(&series->via.array.ptr[0], "probes"), 256);
+	cr_assert_eq(get_u64(&series->via.array.ptr[0], "answers"), 256);
+	const msgpack_object *points = get(&series->via.array.ptr[0], "points");
+	cr_assert(points && points->type == MSGPACK_OBJECT_ARRAY && points->via.array.size == 1);
 	result_free(&r);
 	p = params_new(1);
 	p_str(p, "subnet", "198.19.0.0/28");
@@ -669,10 +684,126 @@ Test(daemon, bad_params)
 	p = params_new(1);
 	p_strs(p, "topics", "weather", NULL);
 	expect_error(c, "events.subscribe", p, RPC_E_BAD_PARAMS, "weather");
+	p = params_new(1);
+	p_u64(p, "prefix", 25);
+	expect_error(c, "report.series", p, RPC_E_BAD_PARAMS, "bad prefix 25");
+	p = params_new(1);
+	p_str(p, "subnet", "198.18.0.0/25");
+	expect_error(c, "report.series", p, RPC_E_BAD_PARAMS, "kept per /24");
 
 	/* The server answered everything and is still well. */
 	struct result r = call_ok(c, "system.status", NULL);
 	cr_assert_geq(get_u64(get(&r.o, "counters"), "errors"), 18);
+	result_free(&r);
+	rpc_client_close(c);
+	cr_assert_eq(stop_lnmtd(&D), 0);
+}
+
+/* One devices.import entry {ip, name?, note?} (NULL: left out). */
+static void p_entry(struct params *p, const char *ip, const char *name, const char *note)
+{
+	msgpack_pack_map(&p->pk, 1 + !!name + !!note);
+	p_str(p, "ip", ip);
+	if (name)
+		p_str(p, "name", name);
+	if (note)
+		p_str(p, "note", note);
+}
+
+Test(daemon, annotate_and_import)
+{
+	need_lab();
+	start_lnmtd(&D, NULL);
+	struct rpc_client *c = connect_to(&D);
+	char buf[300];
+
+	subscribe(c, "scan", NULL);
+	struct params *p = params_new(2);
+	p_strs(p, "targets", "198.19.0.0/29", NULL);
+	p_strs(p, "probes", "icmp", NULL);
+	uint64_t id = scan_start(c, p);
+	struct seen s = { 0 };
+	struct result r;
+	wait_note(c, "scan.done", "id", id, &s, &r);
+	cr_assert_eq(get_u64(&r.o, "live"), 8);
+	result_free(&r);
+
+	/* A known device: the device map comes back with its annotation. */
+	p = params_new(3);
+	p_str(p, "ip", "198.19.0.3");
+	p_str(p, "name", "printer");
+	p_str(p, "note", "room 2.14");
+	r = call_ok(c, "devices.annotate", p);
+	cr_assert_str_eq(get_str(&r.o, "state", buf, sizeof(buf)), "up");
+	cr_assert_str_eq(get_str(&r.o, "name", buf, sizeof(buf)), "printer");
+	cr_assert_str_eq(get_str(&r.o, "note", buf, sizeof(buf)), "room 2.14");
+	cr_assert(get(&r.o, "seen") && get(&r.o, "seen")->via.boolean);
+	result_free(&r);
+	/* An address never seen keeps its name. */
+	p = params_new(2);
+	p_str(p, "ip", "198.19.1.9");
+	p_str(p, "name", "future");
+	r = call_ok(c, "devices.annotate", p);
+	cr_assert_str_eq(get_str(&r.o, "name", buf, sizeof(buf)), "future");
+	cr_assert_str_eq(get_str(&r.o, "note", buf, sizeof(buf)), "");
+	cr_assert(get(&r.o, "seen") && !get(&r.o, "seen")->via.boolean);
+	cr_assert_null(get(&r.o, "state"));
+	result_free(&r);
+
+	p = params_new(2);
+	p_str(p, "ip", "198.19.0.3");
+	p_str(p, "name", "0123456789012345678901234567890123456789012345678901234567890123456789");
+	expect_error(c, "devices.annotate", p, RPC_E_BAD_PARAMS, "name is 70 bytes long, the most is 64");
+	p = params_new(1);
+	p_str(p, "ip", "198.19.0.3");
+	expect_error(c, "devices.annotate", p, RPC_E_MISSING_PARAM, "name and note");
+
+	/* A bad entry: nothing written. */
+	p = params_new(1);
+	rpc_pack_str(&p->pk, "devices");
+	msgpack_pack_array(&p->pk, 2);
+	p_entry(p, "198.19.0.1", "router", NULL);
+	p_entry(p, "198.19.0.2", NULL, "tab\there");
+	expect_error(c, "devices.import", p, RPC_E_BAD_PARAMS, "devices[1] (198.19.0.2): note holds a control character");
+	p = params_new(1);
+	rpc_pack_str(&p->pk, "devices");
+	msgpack_pack_array(&p->pk, 2);
+	p_entry(p, "198.19.0.1", "router", NULL);
+	p_entry(p, "198.19.0.1", "again", NULL);
+	expect_error(c, "devices.import", p, RPC_E_BAD_PARAMS, "devices[0] and devices[1] are both 198.19.0.1");
+	p = params_new(1);
+	p_str(p, "text", "router");
+	r = call_ok(c, "devices.list", p);
+	cr_assert_eq(get(&r.o, "devices")->via.array.size, 0, "a refused import wrote something");
+	result_free(&r);
+
+	p = params_new(1);
+	rpc_pack_str(&p->pk, "devices");
+	msgpack_pack_array(&p->pk, 3);
+	p_entry(p, "198.19.0.1", "router", "core");
+	p_entry(p, "198.19.0.2", NULL, "uplink");
+	p_entry(p, "198.19.1.10", "nas", NULL);
+	r = call_ok(c, "devices.import", p);
+	cr_assert_eq(get_u64(&r.o, "imported"), 3);
+	cr_assert_eq(get_u64(&r.o, "known"), 2);
+	cr_assert_eq(get_u64(&r.o, "unknown"), 1);
+	result_free(&r);
+
+	/* Every device map has both fields, "" when none. */
+	p = params_new(1);
+	p_str(p, "subnet", "198.19.0.0/29");
+	r = call_ok(c, "devices.list", p);
+	const msgpack_object *devs = get(&r.o, "devices");
+	cr_assert_eq(devs->via.array.size, 8);
+	cr_assert_str_eq(get_str(&devs->via.array.ptr[0], "name", buf, sizeof(buf)), "");
+	cr_assert_str_eq(get_str(&devs->via.array.ptr[1], "name", buf, sizeof(buf)), "router");
+	cr_assert_str_eq(get_str(&devs->via.array.ptr[2], "note", buf, sizeof(buf)), "uplink");
+	cr_assert_str_eq(get_str(&devs->via.array.ptr[3], "name", buf, sizeof(buf)), "printer");
+	result_free(&r);
+	p = params_new(1);
+	p_str(p, "ip", "198.19.0.1");
+	r = call_ok(c, "devices.get", p);
+	cr_assert_str_eq(get_str(&r.o, "note", buf, sizeof(buf)), "core");
 	result_free(&r);
 	rpc_client_close(c);
 	cr_assert_eq(stop_lnmtd(&D), 0);

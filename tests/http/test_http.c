@@ -254,6 +254,75 @@ static void get(unsigned port, const char *path, struct resp *r)
 #define expect(r, code, what) \
 	cr_assert_eq((r)->status, code, "%s: status %d, %d expected; body: %.500s", what, (r)->status, code, (r)->body)
 
+/* Starts a sweep (POST /api/scans with body) and polls its status, each poll a real request,
+ * until it is done; returns its "live" count. */
+static int sweep(unsigned port, const char *headers, const char *body)
+{
+	struct resp r;
+	req(port, "POST", "/api/scans", headers, body, strlen(body), &r);
+	expect(&r, 202, "POST /api/scans");
+	int id = -1;
+	cr_assert_eq(sscanf(r.body, "{\"id\":%d}", &id), 1, "%s", r.body);
+	resp_free(&r);
+	char path[128];
+	snprintf(path, sizeof(path), "/api/scans/%d", id);
+	int live = -1;
+	for (int i = 0; i < 2000 && live < 0; i++) { /* a lab sweep takes well under a second */
+		req(port, "GET", path, headers, NULL, 0, &r);
+		expect(&r, 200, path);
+		cr_assert_null(strstr(r.body, "\"state\":\"failed\""), "%s", r.body);
+		const char *l = strstr(r.body, "\"live\":");
+		if (strstr(r.body, "\"state\":\"done\"") && l)
+			live = atoi(l + 7);
+		resp_free(&r);
+	}
+	cr_assert_geq(live, 0, "sweep %d did not finish", id);
+	return live;
+}
+
+/* Runs argv and returns its stdout (malloc'ed, NUL-terminated) and its exit status in *status. */
+static char *run_output(char *const argv[], int *status)
+{
+	int fds[2];
+	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(fds[1], 1) < 0)
+			_exit(126);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	size_t cap = 65536, len = 0;
+	char *out = malloc(cap);
+	for (ssize_t n; (n = read(fds[0], out + len, cap - len - 1)) != 0;) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		cr_assert_gt(n, 0, "reading %s: %s", argv[0], strerror(errno));
+		len += (size_t)n;
+		if (len + 1 == cap)
+			out = realloc(out, cap *= 2);
+	}
+	out[len] = '\0';
+	close(fds[0]);
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		cr_assert_eq(errno, EINTR);
+	*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return out;
+}
+
+/* The integer after "key": in JSON text (the first one), or -1. */
+static long json_int(const char *json, const char *key)
+{
+	char k[64];
+	snprintf(k, sizeof(k), "\"%s\": ", key);
+	const char *p = strstr(json, k);
+	return p ? strtol(p + strlen(k), NULL, 10) : -1;
+}
+
 /* ---- fixtures ---- */
 
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -316,23 +385,7 @@ Test(http, api)
 	resp_free(&r);
 
 	/* a sweep of a lab /28, awaited by polling its status */
-	const char *scan = "{\"targets\":[\"198.19.0.0/28\"],\"probes\":[\"icmp\"],\"rate\":0}";
-	req(port, "POST", "/api/scans", NULL, scan, strlen(scan), &r);
-	expect(&r, 202, "POST /api/scans");
-	int id = -1;
-	cr_assert_eq(sscanf(r.body, "{\"id\":%d}", &id), 1, "%s", r.body);
-	resp_free(&r);
-	char path[128];
-	snprintf(path, sizeof(path), "/api/scans/%d", id);
-	bool done = false;
-	for (int i = 0; i < 2000 && !done; i++) { /* each poll a real request; a sweep takes ~1 s */
-		get(port, path, &r);
-		expect(&r, 200, path);
-		cr_assert_null(strstr(r.body, "\"state\":\"failed\""), "%s", r.body);
-		done = strstr(r.body, "\"state\":\"done\"") != NULL;
-		resp_free(&r);
-	}
-	cr_assert(done, "sweep %d did not finish", id);
+	sweep(port, NULL, "{\"targets\":[\"198.19.0.0/28\"],\"probes\":[\"icmp\"],\"rate\":0}");
 
 	get(port, "/api/devices?state=up&limit=100", &r);
 	expect(&r, 200, "devices");
@@ -346,6 +399,39 @@ Test(http, api)
 	expect(&r, 200, "devices?since");
 	cr_assert(strstr(r.body, "\"next\":\"198.19.0.1\""), "%s", r.body);
 	resp_free(&r);
+	/* names and notes: POST one, then a list; a cached answer must not hide the change */
+	get(port, "/api/devices/198.19.0.3", &r);
+	expect(&r, 200, "device before naming");
+	resp_free(&r);
+	const char *ann = "{\"ip\":\"198.19.0.3\",\"name\":\"printer\",\"note\":\"2nd floor, by the lift\"}";
+	req(port, "POST", "/api/devices", NULL, ann, strlen(ann), &r);
+	expect(&r, 200, "POST /api/devices {ip, name, note}");
+	resp_free(&r);
+	get(port, "/api/devices/198.19.0.3", &r);
+	expect(&r, 200, "device after naming");
+	cr_assert(strstr(r.body, "\"name\":\"printer\"") && strstr(r.body, "\"note\":\"2nd floor, by the lift\""),
+		  "%s", r.body);
+	resp_free(&r);
+	const char *imp = "{\"devices\":[{\"ip\":\"198.19.0.4\",\"name\":\"nas\"},"
+			  "{\"ip\":\"198.19.200.9\",\"name\":\"spare\",\"note\":\"not plugged in yet\"}]}";
+	req(port, "POST", "/api/devices", NULL, imp, strlen(imp), &r);
+	expect(&r, 200, "POST /api/devices {devices: [...]}");
+	cr_assert(strstr(r.body, "\"imported\":2") && strstr(r.body, "\"known\":1") && strstr(r.body, "\"unknown\":1"),
+		  "%s", r.body);
+	resp_free(&r);
+	get(port, "/api/devices?text=nas", &r);
+	expect(&r, 200, "devices?text=nas");
+	cr_assert(strstr(r.body, "\"ip\":\"198.19.0.4\"") && !strstr(r.body, "198.19.0.3"), "%s", r.body);
+	resp_free(&r);
+	const char *bad_import = "{\"devices\":[{\"ip\":\"198.19.0.5\",\"name\":\"ok\"},{\"ip\":\"198.19.0.300\"}]}";
+	req(port, "POST", "/api/devices", NULL, bad_import, strlen(bad_import), &r);
+	expect(&r, 400, "an import with a bad entry");
+	cr_assert(strstr(r.body, "devices[1]"), "the error names the entry: %s", r.body);
+	resp_free(&r);
+	get(port, "/api/devices/198.19.0.5", &r);
+	cr_assert(strstr(r.body, "\"name\":\"\""), "a failed import writes nothing: %s", r.body);
+	resp_free(&r);
+
 	get(port, "/api/devices?bogus=1", &r);
 	expect(&r, 400, "unknown query parameter");
 	resp_free(&r);
@@ -371,7 +457,7 @@ Test(http, api)
 	resp_free(&r);
 	req(port, "PUT", "/api/devices", NULL, NULL, 0, &r);
 	expect(&r, 405, "PUT /api/devices");
-	cr_assert_str_eq(header(&r, "Allow"), "GET, HEAD");
+	cr_assert_str_eq(header(&r, "Allow"), "GET, HEAD, POST");
 	resp_free(&r);
 	req(port, "POST", "/api/scans", NULL, "{\"targets\":[", 12, &r);
 	expect(&r, 400, "malformed JSON");
@@ -493,6 +579,61 @@ Test(http, events)
 	}
 	cr_assert(strstr(buf, "data: {\"id\":1,\"state\":\"done\""), "%s", buf);
 	close(fd);
+}
+
+/*
+ * The dashboard in a real browser: headless Chromium (driven by tests/http/browser.py through
+ * ChromeDriver) loads / against a daemon that swept two lab subnets, with the bearer token in the
+ * page address; the page must show every device, the counts, the three charts drawn by lnmt
+ * (with data marks), the sweeps, sort on a click and filter on typing. The screenshot is kept as
+ * tests/dashboard.png in the build folder.
+ */
+Test(http, dashboard_in_chromium, .timeout = 180)
+{
+	start_lnmtd();
+	char tf[160];
+	snprintf(tf, sizeof(tf), "%s/token", dir);
+	FILE *f = fopen(tf, "w");
+	cr_assert_not_null(f);
+	fputs("dashboard-token-0123456789\n", f);
+	fclose(f);
+	unsigned port = start_http("127.0.0.1", tf);
+	const char *auth = "Authorization: Bearer dashboard-token-0123456789\r\n";
+	int live = sweep(port, auth, "{\"targets\":[\"198.19.0.0/24\"],\"probes\":[\"icmp\"]}");
+	live += sweep(port, auth, "{\"targets\":[\"198.18.128.0/25\"],\"probes\":[\"arp\"]}");
+	cr_assert_gt(live, 0, "the sweeps found nothing");
+
+	char url[128], shot[512];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/#token=dashboard-token-0123456789", port);
+	snprintf(shot, sizeof(shot), "%s/dashboard.png", need_env("LNMT_ARTIFACTS"));
+	unlink(shot);
+	char script[512];
+	snprintf(script, sizeof(script), "%s/browser.py", need_env("LNMT_TEST_HTTP_DIR"));
+	char *argv[] = { "python3", script, url, shot, "198.19.0.", NULL };
+	int st;
+	char *facts = run_output(argv, &st);
+	cr_log_info("browser: %s", facts);
+	cr_assert_eq(st, 0, "browser.py exited %d (its reason is on stderr)", st);
+	cr_assert_geq(json_int(facts, "loaded"), 1, "%s", facts);
+	cr_assert_eq(json_int(facts, "rows"), live, "table rows vs devices the sweeps found (%d): %s", live, facts);
+	cr_assert_eq(json_int(facts, "up_cells"), live, "%s", facts);
+	char want[64];
+	snprintf(want, sizeof(want), "\"count_devices\": \"%d\"", live);
+	cr_assert(strstr(facts, want), "the devices count: %s", facts);
+	cr_assert(strstr(facts, "\"first_ip\": \"198.18.128.0\"") && strstr(facts, "\"sorted\": \"198.19.0.255\""),
+		  "address order, and reversed by a click: %s", facts);
+	cr_assert_eq(json_int(facts, "filtered"), 256, "typing 198.19.0. keeps that /24: %s", facts);
+	cr_assert_eq(json_int(facts, "sweeps"), 2, "%s", facts);
+	cr_assert(strstr(facts, "\"chart_uptime_class\": \"lnmt-chart lnmt-chart-lines\""), "%s", facts);
+	cr_assert_eq(json_int(facts, "chart_uptime_series"), 2, "uptime: one line per subnet: %s", facts);
+	cr_assert_eq(json_int(facts, "chart_subnets_bars"), 2, "subnets: one up bar per /24: %s", facts);
+	cr_assert_eq(json_int(facts, "chart_vendors_bars"), 1, "vendors: the lab's MACs are all unknown: %s", facts);
+	cr_assert(strstr(facts, "\"errors\": []") && strstr(facts, "\"console_errors\": []"),
+		  "the page or the browser reported errors: %s", facts);
+	free(facts);
+	struct stat sb;
+	cr_assert(stat(shot, &sb) == 0 && sb.st_size > 10000, "no screenshot at %s", shot);
+	cr_log_info("screenshot: %s (%lld bytes)", shot, (long long)sb.st_size);
 }
 
 /* Non-loopback needs a token file; with one, every request needs the bearer token. */

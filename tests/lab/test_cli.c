@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* test_cli.c: the lnmt command line without a lab: usage errors, help, version and a dry run. */
+/*
+ * test_cli.c: the lnmt command line without a lab: usage errors, help, version, a dry run, and
+ * the HTML report of a small store built here with the store API.
+ */
+#include "store.h"
+
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -12,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /*
@@ -266,5 +273,90 @@ Test(cli, dry_run)
 	cr_expect_not_null(strstr(r.err, " 0 live"), "summary should say 0 live: '%s'", r.err);
 	cr_expect_not_null(strstr(r.err, "tx null"), "summary should name the null sender: '%s'", r.err);
 	cr_expect_eq(count_lines(r.err), 1, "expected one summary line, got %zu: '%s'", count_lines(r.err), r.err);
+	run_free(&r);
+}
+
+/* ---- lnmt report uptime --format html on a store made here (nothing is swept) ---- */
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb, (void)flag, (void)ftw;
+	return remove(p);
+}
+
+/* Three hourly sweeps of 198.18.0.0/24 ending an hour ago: .1 and .2 always answer, .3 only
+ * in the first one (so it ends down), .200 in the last two. */
+static void make_store(const char *dir)
+{
+	struct store_options opt = { .oui_path = "" };
+	struct store *st = NULL;
+	char err[512] = "";
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	static const uint32_t answer[3][3] = { { 1, 2, 3 }, { 1, 2, 200 }, { 1, 2, 200 } };
+
+	cr_assert_eq(store_open(&st, dir, &opt, err, sizeof(err)), 0, "store_open(%s): %s", dir, err);
+	for (int s = 0; s < 3; s++) {
+		uint64_t start = now - (uint64_t)(3 - s) * 3600000000ull;
+		struct store_sweep info = { .start_us = start, .probes = STORE_PROBE_ICMP };
+		struct store_range range = { 0xc6120000, 0xc61200ff };
+		struct store_recorder *rec;
+		snprintf(info.targets, sizeof(info.targets), "198.18.0.0/24");
+		cr_assert_eq(store_recorder_open(st, &info, &range, 1, &rec, err, sizeof(err)), 0, "%s", err);
+		for (int i = 0; i < 3; i++) {
+			struct store_result r = { .ip = 0xc6120000 | answer[s][i], .probe = STORE_PROBE_ICMP,
+						  .state = STORE_RESULT_UP, .rtt_us = 300, .time_us = start + 1000 };
+			store_recorder_add(rec, &r);
+		}
+		struct store_sweep fin = info;
+		fin.end_us = start + 1000000;
+		fin.replies = 3;
+		cr_assert_eq(store_recorder_close(rec, &fin, NULL, err, sizeof(err)), 0, "%s", err);
+	}
+	store_close(st);
+}
+
+Test(cli, report_uptime_html)
+{
+	char dir[] = "/tmp/lnmt-cli-html-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir));
+	make_store(dir);
+
+	struct run r = run_lnmt(ARGS("report", "uptime", "--db", dir, "--since", "1d", "--format", "html"));
+	cr_log_info("report uptime -f html -> exit %d, %zu bytes, stderr: %s", r.status, r.out_len, r.err);
+	cr_expect_eq(r.status, 0, "exit %d; stderr: %s", r.status, r.err);
+	cr_expect_eq(r.err_len, 0, "stderr: %s", r.err);
+	cr_expect_eq(strncmp(r.out, "<!doctype html>\n", 16), 0, "starts: %.80s", r.out);
+	cr_expect(r.out_len > 8 && !strcmp(r.out + r.out_len - 8, "</html>\n"), "a complete document: ...%s",
+		  r.out_len > 40 ? r.out + r.out_len - 40 : r.out);
+	cr_expect_not_null(strstr(r.out, "<svg"), "charts are inline SVG");
+	cr_expect_not_null(strstr(r.out, "lnmt-chart-lines"), "the hourly chart");
+	cr_expect_not_null(strstr(r.out, "<path class=\"series\""), "the hourly chart has a line");
+	cr_expect_not_null(strstr(r.out, "lnmt-chart-bars"), "the per-/24 chart");
+	cr_expect_not_null(strstr(r.out, ">198.18.0.0/24</text>"), "the /24 is labelled");
+	cr_expect_null(strstr(r.out, "<script"));
+	const char *a = strstr(r.out, ">198.18.0.1<"), *b = strstr(r.out, ">198.18.0.3<"),
+		   *c = strstr(r.out, ">198.18.0.200<");
+	cr_expect(a && b && c && a < b && b < c, "the table has every device in address order");
+	size_t rows = 0;
+	for (const char *p = r.out; (p = strstr(p, "<tr><td class=\"ip\">")); p++)
+		rows++;
+	cr_expect_eq(rows, 4, "4 devices, 4 table rows: got %zu", rows);
+	cr_expect_not_null(strstr(r.out, "last 1d"), "the period is in the header");
+	run_free(&r);
+
+	/* the other formats still refuse html, with a usage error */
+	expect_usage_error(ARGS("report", "network", "--db", dir, "-f", "html"), ARGS("--format html", "report uptime"));
+	expect_usage_error(ARGS("devices", "--db", dir, "--format", "html"), ARGS("--format html", "report uptime"));
+	expect_usage_error(ARGS("sweeps", "--db", dir, "-f", "html"), ARGS("html"));
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+Test(cli, report_help)
+{
+	expect_help(ARGS("report", "--help"));
+	struct run r = run_lnmt(ARGS("report", "--help"));
+	cr_expect_not_null(strstr(r.out, "lnmt report uptime --since 7d --format html > report.html"), "%s", r.out);
 	run_free(&r);
 }

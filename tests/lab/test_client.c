@@ -292,6 +292,34 @@ Test(client, scan_devices_watch_and_no_daemon)
 		  p->buf);
 	free(p);
 
+	/* Names and notes through lnmtd: an inventory file (errors name FILE:LINE), one device. */
+	char inv[200];
+	snprintf(inv, sizeof(inv), "%s/inventory.csv", dir);
+	FILE *f = fopen(inv, "w");
+	cr_assert_not_null(f);
+	fputs("ip,name,note\n# the lab\n198.19.0.1,router,\"core, rack 1\"\n198.19.9.9,later\n", f);
+	fclose(f);
+	p = LNMT("devices", "--import", inv, "-f", "jsonl");
+	cr_expect(p->status == 0 && strstr(p->buf, "{\"imported\":2,\"known\":1,\"unknown\":1}"),
+		  "devices --import: exit %d: %s", p->status, p->buf);
+	free(p);
+	p = LNMT("device", "198.19.0.2", "--name", "switch", "-f", "jsonl");
+	cr_expect(p->status == 0 && strstr(p->buf, "\"name\":\"switch\",\"note\":\"\",\"seen\":true"),
+		  "device --name: exit %d: %s", p->status, p->buf);
+	free(p);
+	p = LNMT("devices", "-f", "jsonl", "--text", "RACK");
+	cr_expect(p->status == 0 && count_lines(p->buf, "\"name\":\"router\",\"note\":\"core, rack 1\"}") == 1 &&
+		  count_lines(p->buf, "\"ip\"") == 1, "devices --text: exit %d: %s", p->status, p->buf);
+	free(p);
+	f = fopen(inv, "w");
+	cr_assert_not_null(f);
+	fputs("198.19.0.3,fine\n198.19.0.300,bad\n", f);
+	fclose(f);
+	p = LNMT("devices", "--import", inv);
+	cr_expect(p->status == 2 && strstr(p->buf, "inventory.csv:2: bad address '198.19.0.300'"),
+		  "devices --import of a bad file: exit %d: %s", p->status, p->buf);
+	free(p);
+
 	/* The daemon goes: watch says so and exits 1; the CLI says there is no daemon. */
 	cr_expect_eq(stop_lnmtd(), 0, "lnmtd exit: %s", D.buf);
 	cr_expect_eq(reap(w, 10000), 1, "watch when lnmtd went away: exit %d: %s", w->status, w->buf);

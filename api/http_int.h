@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * http_int.h: what lnmt-http's files share (not part of the API in http.h).
+ *
+ *   http_server.c     libmicrohttpd set-up, request intake and the route table
+ *   http_reply.c      responses: JSON, errors, gzip, ETag/304
+ *   http_request.c    query strings and JSON bodies -> RPC params (400 on anything wrong)
+ *   http_rpc.c        the worker thread's RPC client, and proxying one call to one response
+ *   http_cache.c      recent answers of read-only calls, dropped when lnmtd reports a change
+ *   http_status.c     /api/health and /metrics (with the request and RPC histograms)
+ *   http_events.c     /api/events: server-sent events from events.subscribe
+ *   http_dashboard.c  the page at / (api/dashboard.html)
+ *   http_charts.c     the dashboard's charts as SVG (api/chart.c) from lnmtd's reports
+ */
+#ifndef LNMT_HTTP_INT_H
+#define LNMT_HTTP_INT_H
+
+#include "http.h"
+
+#include <microhttpd.h>
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#define HTTP_RPC_TIMEOUT_MS 10000
+
+struct http_server {
+	struct MHD_Daemon *mhd;
+	struct http_config cfg;
+	unsigned port;
+};
+
+extern struct http_server *http_srv; /* one per process */
+extern atomic_bool http_stopping;
+extern atomic_int http_sse_live;
+
+/* One request in progress (MHD's con_cls). */
+struct req {
+	uint64_t t0;      /* http_mono_us() when it arrived */
+	char *body;
+	size_t len;
+	bool too_large;
+	bool answered;
+};
+
+static inline uint64_t http_mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* ---- metrics (http_status.c) ---- */
+void http_observe(unsigned status, uint64_t us);   /* one answered request */
+void http_observe_rpc(uint64_t us, bool failed);   /* one RPC call (failed: lnmtd unreachable) */
+
+/* ---- responses (http_reply.c); each marks r answered and records it ---- */
+enum {
+	R_ETAG = 1,       /* strong ETag; 304 when If-None-Match has it */
+	R_NOSTORE = 2,    /* Cache-Control: no-store */
+	R_SCAN_STATE = 4, /* a sweep's state: a finished one invalidates the cache (http_proxy) */
+	R_CHANGES = 8,    /* the call changes what lnmtd answers: invalidates the cache (http_proxy) */
+};
+/* Queues text (malloc'ed, taken) of the given type with status; flags R_*. */
+enum MHD_Result http_send_text(struct MHD_Connection *c, struct req *r, unsigned status, char *text, size_t len,
+			       const char *type, unsigned flags, const char *allow, const char *location);
+/* Sends j (taken) as JSON. */
+enum MHD_Result http_send_json(struct MHD_Connection *c, struct req *r, unsigned status, json_t *j,
+			       unsigned flags, const char *allow, const char *location);
+/* Sends j (taken) as a 200 JSON answer, first stored in the cache under key (gen: as read before
+ * asking lnmtd; see http_cache_put). */
+enum MHD_Result http_send_json_cached(struct MHD_Connection *c, struct req *r, uint64_t gen, const char *key,
+				      json_t *j, unsigned flags);
+/* The same for text (malloc'ed, taken) of the given type. */
+enum MHD_Result http_send_text_cached(struct MHD_Connection *c, struct req *r, uint64_t gen, const char *key,
+				      char *text, size_t len, const char *type, unsigned flags);
+/* {"error": {"code": <name of status>, "message": ...}} */
+enum MHD_Result http_send_error(struct MHD_Connection *c, struct req *r, unsigned status, const char *allow,
+				const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Answers with a prepared response (shared, e.g. from the cache); 304 when If-None-Match has etag. */
+enum MHD_Result http_send_prepared(struct MHD_Connection *c, struct req *r, unsigned status,
+				   struct MHD_Response *resp, const char *etag);
+bool http_accepts_gzip(struct MHD_Connection *c);
+/* gzip of in: a malloc'ed buffer and its length, or NULL. */
+char *http_gzip(const char *in, size_t len, size_t *out_len);
+/* The strong ETag of a body, quoted, into etag[24]. */
+void http_etag(const char *body, size_t len, char etag[24]);
+
+/* ---- request input (http_request.c); on NULL/false a 400 has been sent through *ret ---- */
+/* The params map from the query string: only keys in allowed (NULL-terminated); "since" becomes
+ * since_s, limit/history numbers. */
+json_t *http_query_params(struct MHD_Connection *c, struct req *r, const char *const *allowed,
+			  enum MHD_Result *ret);
+/* The body as a JSON object. */
+json_t *http_body_object(struct MHD_Connection *c, struct req *r, enum MHD_Result *ret);
+/* A decimal id of up to 18 digits. */
+bool http_parse_id(const char *s, uint64_t *id);
+
+/* ---- RPC (http_rpc.c) ---- */
+/* rpc_call on the worker thread's client, (re)connecting as needed: 0, an RPC error code (> 0,
+ * message in err), or -errno (unreachable). params may be NULL (no params). */
+int http_call(const char *method, json_t *params, msgpack_zone **zone, msgpack_object *res, char *err,
+	      size_t errlen);
+unsigned http_rpc_status(int rc);            /* the HTTP status of an RPC failure */
+const char *http_rpc_code_name(int rc);      /* "BAD_PARAMS", "UNAVAILABLE", ... */
+/* Calls method with params (taken) and answers with its result as JSON (status on success). */
+enum MHD_Result http_proxy(struct MHD_Connection *c, struct req *r, const char *method, json_t *params,
+			   unsigned status, unsigned flags);
+/* Like http_proxy for read-only methods, keeping the answer in the cache under key (from
+ * http_cache_answer; "" = not cached). */
+enum MHD_Result http_proxy_cached(struct MHD_Connection *c, struct req *r, const char *key, const char *method,
+				  json_t *params, unsigned flags);
+
+/* ---- the cache (http_cache.c) ---- */
+struct http_cached;  /* one answer: a shared MHD_Response (plain and gzip) and its ETag */
+int http_cache_start(unsigned ttl_ms);  /* 0: caching off */
+void http_cache_stop(void);
+/* The cached answer for key, referenced (release with http_cached_put), or NULL. */
+struct http_cached *http_cache_get(const char *key);
+#define HTTP_KEY_MAX 1024
+/* Answers from the cache when it holds url with the request's query (flags R_*: how), returning
+ * true with *ret set. Otherwise false, with key set to what http_cache_put needs ("": too long
+ * to cache). Cheap: no parsing, no allocation. */
+bool http_cache_answer(struct MHD_Connection *c, struct req *r, const char *url, char key[HTTP_KEY_MAX],
+		       unsigned flags, enum MHD_Result *ret);
+/* The generation to pass to http_cache_put: read it before asking lnmtd. */
+uint64_t http_cache_generation(void);
+/* Stores body (copied; its answers carry the R_ETAG/R_NOSTORE headers of flags) under key and
+ * returns it referenced; NULL when caching is off or something changed since gen was read. */
+struct http_cached *http_cache_put(uint64_t gen, const char *key, const char *body, size_t len, const char *type,
+				   unsigned flags);
+void http_cached_put(struct http_cached *e);
+enum MHD_Result http_cached_send(struct MHD_Connection *c, struct req *r, struct http_cached *e, unsigned flags);
+/* Everything cached is stale (lnmtd reported a change, or a request changed something). */
+void http_cache_invalidate(void);
+
+/* ---- handlers ---- */
+enum MHD_Result http_health(struct MHD_Connection *c, struct req *r);
+enum MHD_Result http_metrics(struct MHD_Connection *c, struct req *r);
+enum MHD_Result http_events(struct MHD_Connection *c, struct req *r);
+enum MHD_Result http_dashboard(struct MHD_Connection *c, struct req *r);
+void http_dashboard_free(void);
+/* GET /api/charts/{uptime,subnets,vendors}.svg (url: the whole path) */
+enum MHD_Result http_chart(struct MHD_Connection *c, struct req *r, const char *name);
+
+#endif

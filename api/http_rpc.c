@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * http_rpc.c: every worker thread keeps one persistent RPC client to lnmtd (reconnected on
+ * failure), and http_proxy turns one RPC call into one HTTP response.
+ */
+#include "http_int.h"
+#include "rpc.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+
+/* The worker's client is kept in a thread key rather than a __thread variable so that it is
+ * closed when libmicrohttpd's worker threads exit (MHD_stop_daemon joins them). */
+static pthread_key_t client_key;
+static pthread_once_t client_key_once = PTHREAD_ONCE_INIT;
+
+static void close_thread_client(void *client)
+{
+	rpc_client_close(client);
+}
+
+static void make_client_key(void)
+{
+	pthread_key_create(&client_key, close_thread_client);
+}
+
+static void drop_thread_client(struct rpc_client *client)
+{
+	rpc_client_close(client);
+	pthread_setspecific(client_key, NULL);
+}
+
+int http_call(const char *method, json_t *params, msgpack_zone **zone, msgpack_object *res, char *err,
+		size_t errlen)
+{
+	pthread_once(&client_key_once, make_client_key);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		bool fresh = false;
+		struct rpc_client *client = pthread_getspecific(client_key);
+		if (!client) {
+			int rc = rpc_client_connect(&client, http_srv->cfg.socket);
+			if (rc < 0) {
+				snprintf(err, errlen, "lnmtd does not answer on %s: %s", http_srv->cfg.socket, strerror(-rc));
+				http_observe_rpc(0, true);
+				return rc;
+			}
+			rpc_client_set_timeout(client, HTTP_RPC_TIMEOUT_MS);
+			pthread_setspecific(client_key, client);
+			fresh = true;
+		}
+		err[0] = '\0';
+		uint64_t t0 = http_mono_us();
+		int rc = rpc_call(client, method, http_pack_json_params, params, zone, res, err, errlen);
+		if (rc >= 0) {
+			http_observe_rpc(http_mono_us() - t0, false);
+			return rc;
+		}
+		drop_thread_client(client);
+		if (fresh || rc == -ETIMEDOUT || attempt == 1) {
+			snprintf(err, errlen, "lnmtd does not answer: %s", strerror(-rc));
+			http_observe_rpc(0, true);
+			return rc;
+		}
+	}
+	return -EIO;
+}
+
+unsigned http_rpc_status(int rc)
+{
+	if (rc < 0)
+		return 503;
+	switch (rc) {
+	case RPC_E_PARSE:
+	case RPC_E_INVALID:
+	case RPC_E_BAD_PARAMS:
+	case RPC_E_MISSING_PARAM:
+		return 400;
+	case RPC_E_NO_METHOD:
+		return 501;
+	case RPC_E_TOO_LARGE:
+		return 413;
+	case RPC_E_NOT_FOUND:
+		return 404;
+	case RPC_E_BUSY:
+		return 503;
+	default:
+		return 500;
+	}
+}
+
+const char *http_rpc_code_name(int rc)
+{
+	static const char *names[] = { "", "PARSE", "INVALID", "NO_METHOD", "BAD_PARAMS", "TOO_LARGE",
+				       "NOT_FOUND", "BUSY", "INTERNAL", "MISSING_PARAM" };
+	if (rc < 0)
+		return "UNAVAILABLE";
+	return rc < (int)(sizeof(names) / sizeof(names[0])) ? names[rc] : "INTERNAL";
+}
+
+/* Calls method; on failure sends the JSON error and returns NULL (*ret set). */
+static json_t *call_json(struct MHD_Connection *c, struct req *r, const char *method, json_t *params,
+			 enum MHD_Result *ret)
+{
+	msgpack_zone *zone = NULL;
+	msgpack_object res;
+	char err[512];
+	int rc = http_call(method, params, &zone, &res, err, sizeof(err));
+	if (rc != 0) {
+		json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", http_rpc_code_name(rc), "message", err);
+		*ret = http_send_json(c, r, http_rpc_status(rc), j, R_NOSTORE, NULL, NULL);
+		return NULL;
+	}
+	json_t *j = http_msgpack_to_json(&res);
+	msgpack_zone_free(zone);
+	if (!j)
+		*ret = MHD_NO;
+	return j;
+}
+
+/* A finished sweep changed the store: answers cached before are stale. The event that says so
+ * may still be on its way, and a client that saw the sweep finish here must not read older data. */
+static void invalidate_if_finished(const json_t *j)
+{
+	const char *state = json_string_value(json_object_get(j, "state"));
+	if (state && strcmp(state, "running") != 0)
+		http_cache_invalidate();
+}
+
+enum MHD_Result http_proxy(struct MHD_Connection *c, struct req *r, const char *method, json_t *params,
+			   unsigned status, unsigned flags)
+{
+	enum MHD_Result ret = MHD_NO;
+	json_t *j = call_json(c, r, method, params, &ret);
+	json_decref(params);
+	if (!j)
+		return ret;
+	if (status != 200 || (flags & R_CHANGES))
+		http_cache_invalidate();
+	if (flags & R_SCAN_STATE)
+		invalidate_if_finished(j);
+	char location[64] = "";
+	if (status == 202) {
+		json_t *id = json_object_get(j, "id");
+		if (json_is_integer(id))
+			snprintf(location, sizeof(location), "/api/scans/%" JSON_INTEGER_FORMAT, json_integer_value(id));
+	}
+	return http_send_json(c, r, status, j, flags & (R_ETAG | R_NOSTORE), NULL, location[0] ? location : NULL);
+}
+
+enum MHD_Result http_proxy_cached(struct MHD_Connection *c, struct req *r, const char *key, const char *method,
+				  json_t *params, unsigned flags)
+{
+	enum MHD_Result ret = MHD_NO;
+	uint64_t gen = http_cache_generation();
+	json_t *j = call_json(c, r, method, params, &ret);
+	json_decref(params);
+	if (!j)
+		return ret;
+	return http_send_json_cached(c, r, gen, key[0] ? key : NULL, j, flags);
+}

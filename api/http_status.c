@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * http_status.c: /api/health (system.status and the last sweep: 200, or 503 when lnmtd does not
+ * answer) and /metrics (Prometheus text: lnmtd's counters, devices by state, and lnmt-http's own
+ * request and RPC latency histograms).
+ */
+#include "http_int.h"
+#include "rpc.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const unsigned codes[] = { 200, 201, 202, 204, 304, 400, 401, 404, 405, 413, 500, 501, 503 };
+#define NCODES (sizeof(codes) / sizeof(codes[0]))
+static const double buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+				  0.5, 1, 2.5, 5, 10 };
+#define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+
+struct histogram {
+	atomic_uint_fast64_t bucket[NBUCKETS], count, sum_us;
+};
+static atomic_uint_fast64_t m_codes[NCODES + 1]; /* last: other */
+static struct histogram m_http, m_rpc;
+static atomic_uint_fast64_t m_rpc_failures;
+
+static void histogram_add(struct histogram *h, uint64_t us)
+{
+	atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&h->sum_us, us, memory_order_relaxed);
+	for (size_t b = 0; b < NBUCKETS; b++)
+		if ((double)us / 1e6 <= buckets[b]) {
+			atomic_fetch_add_explicit(&h->bucket[b], 1, memory_order_relaxed);
+			break; /* cumulative counts are summed when printed */
+		}
+}
+
+void http_observe(unsigned status, uint64_t us)
+{
+	size_t i = 0;
+	while (i < NCODES && codes[i] != status)
+		i++;
+	atomic_fetch_add_explicit(&m_codes[i], 1, memory_order_relaxed);
+	histogram_add(&m_http, us);
+}
+
+void http_observe_rpc(uint64_t us, bool failed)
+{
+	if (failed)
+		atomic_fetch_add_explicit(&m_rpc_failures, 1, memory_order_relaxed);
+	else
+		histogram_add(&m_rpc, us);
+}
+
+static void histogram_print(FILE *f, const char *name, const char *help, struct histogram *h)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	uint64_t cum = 0;
+	for (size_t b = 0; b < NBUCKETS; b++) {
+		cum += atomic_load(&h->bucket[b]);
+		fprintf(f, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, buckets[b], cum);
+	}
+	uint64_t count = atomic_load(&h->count);
+	fprintf(f, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, count);
+	fprintf(f, "%s_sum %.6f\n", name, (double)atomic_load(&h->sum_us) / 1e6);
+	fprintf(f, "%s_count %" PRIu64 "\n", name, count);
+}
+
+enum MHD_Result http_health(struct MHD_Connection *c, struct req *r)
+{
+	char key[HTTP_KEY_MAX];
+	enum MHD_Result ret;
+	if (http_cache_answer(c, r, "/api/health", key, R_NOSTORE, &ret))
+		return ret;
+	uint64_t gen = http_cache_generation();
+	msgpack_zone *zone = NULL;
+	msgpack_object res;
+	char err[512];
+	int rc = http_call("system.status", NULL, &zone, &res, err, sizeof(err));
+	if (rc != 0) {
+		json_t *j = json_pack("{s:s,s:{s:s,s:s}}", "daemon", "down", "error", "code", http_rpc_code_name(rc),
+				      "message", err);
+		return http_send_json(c, r, 503, j, R_NOSTORE, NULL, NULL);
+	}
+	json_t *st = http_msgpack_to_json(&res);
+	msgpack_zone_free(zone);
+	json_t *out = json_object();
+	json_object_set_new(out, "daemon", json_string("ok"));
+	const char *keep[] = { "version", "pid", "started", "uptime_s", "sweeps_running", "sweeps_done",
+			       "sweeps_failed", "jobs", "store" };
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		json_t *v = json_object_get(st, keep[i]);
+		if (v)
+			json_object_set(out, keep[i], v);
+	}
+	json_decref(st);
+	json_t *lp = json_pack("{s:i}", "limit", 1);
+	rc = http_call("scan.list", lp, &zone, &res, err, sizeof(err));
+	json_decref(lp);
+	json_t *last = json_null();
+	if (rc == 0) {
+		json_t *l = http_msgpack_to_json(&res);
+		msgpack_zone_free(zone);
+		json_t *s0 = json_array_get(json_object_get(l, "sweeps"), 0);
+		if (s0) {
+			json_decref(last);
+			last = json_incref(s0);
+		}
+		json_decref(l);
+	}
+	json_object_set_new(out, "last_sweep", last);
+	return http_send_json_cached(c, r, gen, key[0] ? key : NULL, out, R_NOSTORE);
+}
+
+static void metric_counter(FILE *f, const char *name, const char *help, const char *type)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+enum MHD_Result http_metrics(struct MHD_Connection *c, struct req *r)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		return MHD_NO;
+	msgpack_zone *zone = NULL;
+	msgpack_object res;
+	char err[512];
+	int rc = http_call("system.status", NULL, &zone, &res, err, sizeof(err));
+	json_t *st = NULL, *net = NULL;
+	if (rc == 0) {
+		st = http_msgpack_to_json(&res);
+		msgpack_zone_free(zone);
+		if (http_call("report.network", NULL, &zone, &res, err, sizeof(err)) == 0) {
+			net = http_msgpack_to_json(&res);
+			msgpack_zone_free(zone);
+		}
+	}
+	metric_counter(f, "lnmt_up", "1 when lnmtd answers.", "gauge");
+	fprintf(f, "lnmt_up %d\n", st ? 1 : 0);
+	if (st) {
+		json_t *cnt = json_object_get(st, "counters");
+		metric_counter(f, "lnmt_sweeps_total", "Sweeps lnmtd finished since it started, by result.", "counter");
+		fprintf(f, "lnmt_sweeps_total{result=\"done\"} %" JSON_INTEGER_FORMAT "\n",
+			json_integer_value(json_object_get(st, "sweeps_done")));
+		fprintf(f, "lnmt_sweeps_total{result=\"failed\"} %" JSON_INTEGER_FORMAT "\n",
+			json_integer_value(json_object_get(st, "sweeps_failed")));
+		metric_counter(f, "lnmt_sweeps_running", "Sweeps running now.", "gauge");
+		fprintf(f, "lnmt_sweeps_running %" JSON_INTEGER_FORMAT "\n",
+			json_integer_value(json_object_get(st, "sweeps_running")));
+		metric_counter(f, "lnmt_rpc_requests_total", "RPC requests lnmtd received.", "counter");
+		fprintf(f, "lnmt_rpc_requests_total %" JSON_INTEGER_FORMAT "\n",
+			json_integer_value(json_object_get(cnt, "requests")));
+		metric_counter(f, "lnmt_rpc_errors_total", "RPC errors lnmtd answered.", "counter");
+		fprintf(f, "lnmt_rpc_errors_total %" JSON_INTEGER_FORMAT "\n",
+			json_integer_value(json_object_get(cnt, "errors")));
+		metric_counter(f, "lnmt_store_size_bytes", "Size of the store.", "gauge");
+		fprintf(f, "lnmt_store_size_bytes %" JSON_INTEGER_FORMAT "\n",
+			json_integer_value(json_object_get(json_object_get(st, "store"), "size_bytes")));
+	}
+	if (net) {
+		metric_counter(f, "lnmt_devices", "Devices in the store, by state.", "gauge");
+		fprintf(f, "lnmt_devices{state=\"up\"} %" JSON_INTEGER_FORMAT "\n",
+			json_integer_value(json_object_get(net, "up")));
+		fprintf(f, "lnmt_devices{state=\"down\"} %" JSON_INTEGER_FORMAT "\n",
+			json_integer_value(json_object_get(net, "down")));
+	}
+	json_decref(st);
+	json_decref(net);
+	metric_counter(f, "lnmt_http_rpc_failures_total", "RPC calls lnmt-http could not make (lnmtd unreachable).",
+		       "counter");
+	fprintf(f, "lnmt_http_rpc_failures_total %" PRIuFAST64 "\n", atomic_load(&m_rpc_failures));
+	metric_counter(f, "lnmt_http_requests_total", "HTTP requests answered, by status code.", "counter");
+	for (size_t i = 0; i <= NCODES; i++) {
+		uint64_t v = atomic_load(&m_codes[i]);
+		if (i < NCODES)
+			fprintf(f, "lnmt_http_requests_total{code=\"%u\"} %" PRIu64 "\n", codes[i], v);
+		else if (v)
+			fprintf(f, "lnmt_http_requests_total{code=\"other\"} %" PRIu64 "\n", v);
+	}
+	histogram_print(f, "lnmt_http_request_seconds", "HTTP request latency (answers from the cache included).",
+			&m_http);
+	histogram_print(f, "lnmt_http_rpc_seconds", "Latency of lnmt-http's RPC calls to lnmtd.", &m_rpc);
+	fclose(f);
+	return http_send_text(c, r, 200, text, len, "text/plain; version=0.0.4", R_NOSTORE, NULL, NULL);
+}
+
