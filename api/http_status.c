@@ -150,6 +150,13 @@ enum MHD_Result http_metrics(struct MHD_Connection *c, struct req *r)
 		metric_counter(f, "lnmt_sweeps_running", "Sweeps running now.", "gauge");
 		fprintf(f, "lnmt_sweeps_running %" JSON_INTEGER_FORMAT "\n",
 			json_integer_value(json_object_get(st, "sweeps_running")));
+		metric_counter(f, "lnmt_probes_sent_total", "Probe packets sent by the sweeps lnmtd finished.", "counter");
+		fprintf(f, "lnmt_probes_sent_total %" JSON_INTEGER_FORMAT "\n",
+			json_integer_value(json_object_get(cnt, "probes_sent")));
+		metric_counter(f, "lnmt_replies_total", "Valid replies received by the sweeps lnmtd finished.", "counter");
+		fprintf(f, "lnmt_replies_total %" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(cnt, "replies")));
+		metric_counter(f, "lnmt_live_total", "Live addresses found by the sweeps lnmtd finished (summed).", "counter");
+		fprintf(f, "lnmt_live_total %" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(cnt, "live")));
 		metric_counter(f, "lnmt_rpc_requests_total", "RPC requests lnmtd received.", "counter");
 		fprintf(f, "lnmt_rpc_requests_total %" JSON_INTEGER_FORMAT "\n",
 			json_integer_value(json_object_get(cnt, "requests")));

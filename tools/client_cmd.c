@@ -135,9 +135,10 @@ static void p_pack(void *arg, msgpack_packer *pk)
 		pk->callback(pk->data, p->sb.data, p->sb.size);
 }
 
-/* Calls method with p (NULL: no params; freed here). On an error prints "lnmt: what: message". */
-static int call(struct rpc_client *c, const char *method, struct params *p, msgpack_zone **z, msgpack_object *res,
-		const char *what)
+/* Calls method with p (NULL: no params; freed here). On an error prints "lnmt: what: message",
+ * except for the rpc_error code `quiet` (0: none), which the caller handles. */
+static int call_unless(struct rpc_client *c, const char *method, struct params *p, msgpack_zone **z,
+		       msgpack_object *res, const char *what, int quiet)
 {
 	char err[512] = "";
 
@@ -145,7 +146,7 @@ static int call(struct rpc_client *c, const char *method, struct params *p, msgp
 	int rc = rpc_call(c, method, p ? p_pack : NULL, p, z, res, err, sizeof(err));
 	if (p)
 		msgpack_sbuffer_destroy(&p->sb);
-	if (rc > 0)
+	if (rc > 0 && rc != quiet)
 		cli_error("%s: %s", what, err);
 	else if (rc == -ECONNRESET)
 		cli_error("%s: the daemon closed the connection", what);
@@ -156,6 +157,12 @@ static int call(struct rpc_client *c, const char *method, struct params *p, msgp
 		*z = NULL;
 	}
 	return rc;
+}
+
+static int call(struct rpc_client *c, const char *method, struct params *p, msgpack_zone **z, msgpack_object *res,
+		const char *what)
+{
+	return call_unless(c, method, p, z, res, what, 0);
 }
 
 /* ---- reading results ---- */
@@ -991,7 +998,9 @@ int client_report_series(struct rpc_client *c, uint64_t since_us, const char *ci
 	if (cidr)
 		p_str(&p, "subnet", cidr);
 	p_u64(&p, "prefix", prefix);
-	int rc = call(c, "report.series", &p, &z, &res, "report.series");
+	int rc = call_unless(c, "report.series", &p, &z, &res, "report.series", RPC_E_NO_METHOD);
+	if (rc == RPC_E_NO_METHOD)
+		return -EOPNOTSUPP; /* an lnmtd from before report.series */
 	if (rc)
 		return rc;
 	unsigned used = (unsigned)mu64(&res, "prefix");

@@ -52,7 +52,8 @@ int client_report_network_ex(struct rpc_client *c, uint64_t since_us, const char
  * then hour order; a non-zero return stops them. The daemon gives at most 64 networks, using a
  * shorter prefix when there would be more: *prefix_used is the one it used (p->prefix of every
  * point). *has_series is store_has_series() on the daemon's side. Both are set only on success.
- * 0 or a negative errno / an rpc_error (its message already printed).
+ * 0, -EOPNOTSUPP (nothing printed) when the daemon predates report.series, or a negative errno /
+ * an rpc_error (its message already printed).
  */
 int client_report_series(struct rpc_client *c, uint64_t since_us, const char *cidr, unsigned prefix,
 			 store_series_cb cb, void *ctx, unsigned *prefix_used, bool *has_series);

@@ -106,6 +106,7 @@ struct daemon {
 	unsigned recent_head, n_recent;
 	uint64_t sweeps_done;       /* finished since start (any end) */
 	uint64_t sweeps_failed;
+	uint64_t probes_sent, replies, live; /* summed over the sweeps finished since start */
 };
 
 /* Logs "lnmtd: <message>" as one line on stderr (journald keeps the rest). Any thread. */

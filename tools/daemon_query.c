@@ -66,6 +66,7 @@ void m_system_status(void *ctx, struct rpc_conn *c, const msgpack_object *params
 	mp_u64(&m, "uptime_s", (cli_now_us() - d->start_us) / 1000000);
 	pthread_mutex_lock(&d->lock);
 	uint64_t running = d->running, done = d->sweeps_done, failed = d->sweeps_failed;
+	uint64_t sent = d->probes_sent, replies = d->replies, live = d->live;
 	pthread_mutex_unlock(&d->lock);
 	mp_u64(&m, "sweeps_running", running);
 	mp_u64(&m, "sweeps_done", done);
@@ -90,6 +91,9 @@ void m_system_status(void *ctx, struct rpc_conn *c, const msgpack_object *params
 	mp_u64(&n, "notifications", rs.notifications);
 	mp_u64(&n, "dropped_clients", rs.dropped_clients);
 	mp_u64(&n, "sweeps_done", done);
+	mp_u64(&n, "probes_sent", sent);
+	mp_u64(&n, "replies", replies);
+	mp_u64(&n, "live", live);
 	mp_emit_map(&n, pk);
 	daemon_config_describe(&d->cfg, cfg, sizeof(cfg));
 	mp_str(&m, "config", cfg);

@@ -380,6 +380,9 @@ static void *sweep_main(void *arg)
 	d->sweeps_done++;
 	if (rc)
 		d->sweeps_failed++;
+	d->probes_sent += sum.sent;
+	d->replies += sum.replies;
+	d->live += sum.live;
 	pthread_mutex_unlock(&d->lock);
 	rpc_server_notify(d->srv, "scan", "scan.done", pack_summary_note, &sum);
 	rpc_server_wake(d->srv);

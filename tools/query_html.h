@@ -22,8 +22,9 @@ struct query_html_req {
 
 /*
  * Writes the report to out, reading from lnmtd when cl is set, else from st (exactly one is
- * set): the per-device uptime rows, the per-/24 up/down chart and (from the store) the uptime
- * per hour chart. Prints its errors; returns 0 or 1 (the exit status).
+ * set): the uptime per hour chart, the up/down charts per /24 and per vendor, and the per-device
+ * uptime rows. Both sources give the same page for the same store, but for the times in its
+ * header (generation, period start). Prints its errors; returns 0 or 1 (the exit status).
  */
 int query_report_uptime_html(FILE *out, struct store *st, struct rpc_client *cl, const struct query_html_req *req);
 

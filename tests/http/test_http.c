@@ -525,9 +525,13 @@ Test(http, api)
 	expect(&r, 200, "metrics");
 	const char *names[] = { "lnmt_sweeps_total", "lnmt_devices{state=\"up\"}", "lnmt_devices{state=\"down\"}",
 				"lnmt_rpc_requests_total", "lnmt_http_requests_total{code=\"200\"}",
-				"lnmt_http_request_seconds_bucket{le=\"+Inf\"}", "lnmt_http_request_seconds_count" };
+				"lnmt_http_request_seconds_bucket{le=\"+Inf\"}", "lnmt_http_request_seconds_count",
+				"lnmt_http_rpc_seconds_bucket{le=\"0.001\"}", "lnmt_http_rpc_seconds_count",
+				"\nlnmt_live_total 16\n" /* the one /28 sweep above */ };
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		cr_assert(strstr(r.body, names[i]), "/metrics lacks %s:\n%s", names[i], r.body);
+	const char *sent = strstr(r.body, "\nlnmt_probes_sent_total "), *replies = strstr(r.body, "\nlnmt_replies_total ");
+	cr_assert(sent && atoi(sent + 24) >= 16 && replies && atoi(replies + 20) >= 16, "%s", r.body);
 	resp_free(&r);
 
 	get(port, "/", &r);

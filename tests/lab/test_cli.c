@@ -284,17 +284,32 @@ static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ft
 	return remove(p);
 }
 
-/* Three hourly sweeps of 198.18.0.0/24 ending an hour ago: .1 and .2 always answer, .3 only
- * in the first one (so it ends down), .200 in the last two. */
+/*
+ * Three hourly sweeps of 198.18.0.0/24 ending an hour ago: .1 and .2 always answer, .3 only
+ * in the first one (so it ends down), .200 in the last two, and .100-.111 in the last one.
+ * Vendors, from a small OUI list: .1 and .2 "Acme", .200 "Bolt & Nut", .100-.111 "Vendor 00"
+ * to "Vendor 11", one each; .3 has no MAC (unknown). 15 vendors: the chart shows 9 and "6 others".
+ */
 static void make_store(const char *dir)
 {
-	struct store_options opt = { .oui_path = "" };
+	char oui[128], err[512] = "";
+	struct store_options opt = { .oui_path = oui };
 	struct store *st = NULL;
-	char err[512] = "";
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	uint64_t now = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-	static const uint32_t answer[3][3] = { { 1, 2, 3 }, { 1, 2, 200 }, { 1, 2, 200 } };
+	static const uint32_t answer[3][15] = {
+		{ 1, 2, 3 }, { 1, 2, 200 }, { 1, 2, 200, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111 },
+	};
+	static const int n_answer[3] = { 3, 3, 15 };
+
+	snprintf(oui, sizeof(oui), "%s/oui.txt", dir);
+	FILE *f = fopen(oui, "w");
+	cr_assert_not_null(f, "%s: %s", oui, strerror(errno));
+	fputs("00-00-01   (hex)\t\tAcme\n00-00-02   (hex)\t\tBolt & Nut\n", f);
+	for (int v = 0; v < 12; v++)
+		fprintf(f, "00-00-%02X   (hex)\t\tVendor %02d\n", 0x10 + v, v);
+	cr_assert_eq(fclose(f), 0);
 
 	cr_assert_eq(store_open(&st, dir, &opt, err, sizeof(err)), 0, "store_open(%s): %s", dir, err);
 	for (int s = 0; s < 3; s++) {
@@ -304,14 +319,20 @@ static void make_store(const char *dir)
 		struct store_recorder *rec;
 		snprintf(info.targets, sizeof(info.targets), "198.18.0.0/24");
 		cr_assert_eq(store_recorder_open(st, &info, &range, 1, &rec, err, sizeof(err)), 0, "%s", err);
-		for (int i = 0; i < 3; i++) {
-			struct store_result r = { .ip = 0xc6120000 | answer[s][i], .probe = STORE_PROBE_ICMP,
+		for (int i = 0; i < n_answer[s]; i++) {
+			uint32_t host = answer[s][i];
+			struct store_result r = { .ip = 0xc6120000 | host, .probe = STORE_PROBE_ICMP,
 						  .state = STORE_RESULT_UP, .rtt_us = 300, .time_us = start + 1000 };
+			if (host != 3) {
+				r.has_mac = true;
+				r.mac[2] = host <= 2 ? 1 : host == 200 ? 2 : (uint8_t)(0x10 + host - 100);
+				r.mac[5] = (uint8_t)host;
+			}
 			store_recorder_add(rec, &r);
 		}
 		struct store_sweep fin = info;
 		fin.end_us = start + 1000000;
-		fin.replies = 3;
+		fin.replies = (uint64_t)n_answer[s];
 		cr_assert_eq(store_recorder_close(rec, &fin, NULL, err, sizeof(err)), 0, "%s", err);
 	}
 	store_close(st);
@@ -333,8 +354,19 @@ Test(cli, report_uptime_html)
 	cr_expect_not_null(strstr(r.out, "<svg"), "charts are inline SVG");
 	cr_expect_not_null(strstr(r.out, "lnmt-chart-lines"), "the hourly chart");
 	cr_expect_not_null(strstr(r.out, "<path class=\"series\""), "the hourly chart has a line");
+	cr_expect_not_null(strstr(r.out, "<title>Uptime per hour, by /24</title>"), "the hourly chart, per /24");
 	cr_expect_not_null(strstr(r.out, "lnmt-chart-bars"), "the per-/24 chart");
 	cr_expect_not_null(strstr(r.out, ">198.18.0.0/24</text>"), "the /24 is labelled");
+	/* the vendor chart: most devices first, "" as unknown, the 6 smallest in one bar */
+	const char *vendors = strstr(r.out, "<title>Devices by vendor</title>");
+	cr_assert_not_null(vendors, "the vendor chart");
+	const char *acme = strstr(vendors, ">Acme</text>"), *unknown = strstr(vendors, ">unknown</text>"),
+		   *bolt = strstr(vendors, ">Bolt &amp; Nut</text>"), *v5 = strstr(vendors, ">Vendor 05</text>"),
+		   *others = strstr(vendors, ">6 others</text>");
+	cr_expect(acme && unknown && bolt && v5 && others && acme < unknown && unknown < bolt && bolt < v5 &&
+		  v5 < others, "vendor bars in order Acme, unknown, Bolt & Nut, ..., Vendor 05, 6 others");
+	cr_expect_null(strstr(vendors, ">Vendor 06</text>"), "Vendor 06 is one of the 6 others");
+	cr_expect_not_null(strstr(vendors, "the 9 of 15 MAC vendors"), "the note counts the vendors");
 	cr_expect_null(strstr(r.out, "<script"));
 	const char *a = strstr(r.out, ">198.18.0.1<"), *b = strstr(r.out, ">198.18.0.3<"),
 		   *c = strstr(r.out, ">198.18.0.200<");
@@ -342,7 +374,7 @@ Test(cli, report_uptime_html)
 	size_t rows = 0;
 	for (const char *p = r.out; (p = strstr(p, "<tr><td class=\"ip\">")); p++)
 		rows++;
-	cr_expect_eq(rows, 4, "4 devices, 4 table rows: got %zu", rows);
+	cr_expect_eq(rows, 16, "16 devices, 16 table rows: got %zu", rows);
 	cr_expect_not_null(strstr(r.out, "last 1d"), "the period is in the header");
 	run_free(&r);
 
