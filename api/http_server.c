@@ -272,7 +272,7 @@ struct http_server *http_server_start(const struct http_config *cfg)
 		return NULL;
 	s->cfg = *cfg;
 	http_srv = s;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO |
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 			 MHD_USE_ERROR_LOG;
 	if (cfg->addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
@@ -280,6 +280,7 @@ struct http_server *http_server_start(const struct http_config *cfg)
 				  MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&cfg->addr,
 				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads ? cfg->threads : 2),
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->timeout_s ? cfg->timeout_s : 10),
+				  /* request headers up to ~8 KB, as nginx; MHD zeroes this per request, so no more */
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)8192,
 				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)0,

@@ -8,6 +8,7 @@
 #include "rpc.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +22,24 @@ static const double buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
 struct histogram {
 	atomic_uint_fast64_t bucket[NBUCKETS], count, sum_us;
 };
-static atomic_uint_fast64_t m_codes[NCODES + 1]; /* last: other */
-static struct histogram m_http, m_rpc;
-static atomic_uint_fast64_t m_rpc_failures;
+/* Counters are kept per thread (a slot each, summed when printed): shared ones made the worker
+ * threads fight over the same cache lines on every request. */
+#define SLOTS 32
+struct slot {
+	atomic_uint_fast64_t codes[NCODES + 1]; /* last: other */
+	struct histogram http, rpc;
+	atomic_uint_fast64_t rpc_failures;
+} __attribute__((aligned(64)));
+static struct slot slots[SLOTS];
+static atomic_uint next_slot;
+static __thread struct slot *my_slot;
+
+static struct slot *slot(void)
+{
+	if (!my_slot)
+		my_slot = &slots[atomic_fetch_add(&next_slot, 1) % SLOTS];
+	return my_slot;
+}
 
 static void histogram_add(struct histogram *h, uint64_t us)
 {
@@ -41,29 +57,41 @@ void http_observe(unsigned status, uint64_t us)
 	size_t i = 0;
 	while (i < NCODES && codes[i] != status)
 		i++;
-	atomic_fetch_add_explicit(&m_codes[i], 1, memory_order_relaxed);
-	histogram_add(&m_http, us);
+	struct slot *sl = slot();
+	atomic_fetch_add_explicit(&sl->codes[i], 1, memory_order_relaxed);
+	histogram_add(&sl->http, us);
 }
 
 void http_observe_rpc(uint64_t us, bool failed)
 {
+	struct slot *sl = slot();
 	if (failed)
-		atomic_fetch_add_explicit(&m_rpc_failures, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&sl->rpc_failures, 1, memory_order_relaxed);
 	else
-		histogram_add(&m_rpc, us);
+		histogram_add(&sl->rpc, us);
 }
 
-static void histogram_print(FILE *f, const char *name, const char *help, struct histogram *h)
+/* The sum over the threads' slots of the counter at offset off (bytes into struct slot). */
+static uint64_t total(size_t off)
+{
+	uint64_t sum = 0;
+	for (size_t i = 0; i < SLOTS; i++)
+		sum += atomic_load((atomic_uint_fast64_t *)((char *)&slots[i] + off));
+	return sum;
+}
+
+/* Prints the histogram at offset off of struct slot, summed over the threads. */
+static void histogram_print(FILE *f, const char *name, const char *help, size_t off)
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
 	uint64_t cum = 0;
 	for (size_t b = 0; b < NBUCKETS; b++) {
-		cum += atomic_load(&h->bucket[b]);
+		cum += total(off + offsetof(struct histogram, bucket) + b * sizeof(atomic_uint_fast64_t));
 		fprintf(f, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name, buckets[b], cum);
 	}
-	uint64_t count = atomic_load(&h->count);
+	uint64_t count = total(off + offsetof(struct histogram, count));
 	fprintf(f, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, count);
-	fprintf(f, "%s_sum %.6f\n", name, (double)atomic_load(&h->sum_us) / 1e6);
+	fprintf(f, "%s_sum %.6f\n", name, (double)total(off + offsetof(struct histogram, sum_us)) / 1e6);
 	fprintf(f, "%s_count %" PRIu64 "\n", name, count);
 }
 
@@ -178,18 +206,18 @@ enum MHD_Result http_metrics(struct MHD_Connection *c, struct req *r)
 	json_decref(net);
 	metric_counter(f, "lnmt_http_rpc_failures_total", "RPC calls lnmt-http could not make (lnmtd unreachable).",
 		       "counter");
-	fprintf(f, "lnmt_http_rpc_failures_total %" PRIuFAST64 "\n", atomic_load(&m_rpc_failures));
+	fprintf(f, "lnmt_http_rpc_failures_total %" PRIu64 "\n", total(offsetof(struct slot, rpc_failures)));
 	metric_counter(f, "lnmt_http_requests_total", "HTTP requests answered, by status code.", "counter");
 	for (size_t i = 0; i <= NCODES; i++) {
-		uint64_t v = atomic_load(&m_codes[i]);
+		uint64_t v = total(offsetof(struct slot, codes) + i * sizeof(atomic_uint_fast64_t));
 		if (i < NCODES)
 			fprintf(f, "lnmt_http_requests_total{code=\"%u\"} %" PRIu64 "\n", codes[i], v);
 		else if (v)
 			fprintf(f, "lnmt_http_requests_total{code=\"other\"} %" PRIu64 "\n", v);
 	}
 	histogram_print(f, "lnmt_http_request_seconds", "HTTP request latency (answers from the cache included).",
-			&m_http);
-	histogram_print(f, "lnmt_http_rpc_seconds", "Latency of lnmt-http's RPC calls to lnmtd.", &m_rpc);
+			offsetof(struct slot, http));
+	histogram_print(f, "lnmt_http_rpc_seconds", "Latency of lnmt-http's RPC calls to lnmtd.", offsetof(struct slot, rpc));
 	fclose(f);
 	return http_send_text(c, r, 200, text, len, "text/plain; version=0.0.4", R_NOSTORE, NULL, NULL);
 }
