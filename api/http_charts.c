@@ -19,26 +19,6 @@
 
 #define MAX_BARS 24      /* more subnets or vendors than this: the rest become one "other" bar */
 
-/* The report as JSON, or NULL with the error sent. */
-static json_t *report(struct MHD_Connection *c, struct req *r, const char *method, json_t *params,
-		      enum MHD_Result *ret)
-{
-	msgpack_zone *zone = NULL;
-	msgpack_object res;
-	char err[512];
-	int rc = http_call(method, params, &zone, &res, err, sizeof(err));
-	if (rc != 0) {
-		json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", http_rpc_code_name(rc), "message", err);
-		*ret = http_send_json(c, r, http_rpc_status(rc), j, R_NOSTORE, NULL, NULL);
-		return NULL;
-	}
-	json_t *j = http_msgpack_to_json(&res);
-	msgpack_zone_free(zone);
-	if (!j)
-		*ret = MHD_NO;
-	return j;
-}
-
 /* Bars from an array of {<label_key>, up, down}, largest first, the tail folded into "other". */
 static int draw_bars(FILE *f, const char *title, const json_t *items, const char *label_key, const char *empty_label)
 {
@@ -192,7 +172,7 @@ enum MHD_Result http_chart(struct MHD_Connection *c, struct req *r, const char *
 	if (!params)
 		return ret;
 	uint64_t gen = http_cache_generation();
-	json_t *rep = report(c, r, which == UPTIME ? "report.series" : "report.network", params, &ret);
+	json_t *rep = http_call_json(c, r, which == UPTIME ? "report.series" : "report.network", params, &ret);
 	json_decref(params);
 	if (!rep)
 		return ret;

@@ -103,6 +103,10 @@ bool http_parse_id(const char *s, uint64_t *id);
  * message in err), or -errno (unreachable). params may be NULL (no params). */
 int http_call(const char *method, json_t *params, msgpack_zone **zone, msgpack_object *res, char *err,
 	      size_t errlen);
+/* Calls method (params kept) and returns its result as JSON; on failure sends the JSON error
+ * (status from the RPC error) and returns NULL with *ret set. */
+json_t *http_call_json(struct MHD_Connection *c, struct req *r, const char *method, json_t *params,
+		       enum MHD_Result *ret);
 unsigned http_rpc_status(int rc);            /* the HTTP status of an RPC failure */
 const char *http_rpc_code_name(int rc);      /* "BAD_PARAMS", "UNAVAILABLE", ... */
 /* Calls method with params (taken) and answers with its result as JSON (status on success). */

@@ -101,8 +101,7 @@ const char *http_rpc_code_name(int rc)
 	return rc < (int)(sizeof(names) / sizeof(names[0])) ? names[rc] : "INTERNAL";
 }
 
-/* Calls method; on failure sends the JSON error and returns NULL (*ret set). */
-static json_t *call_json(struct MHD_Connection *c, struct req *r, const char *method, json_t *params,
+json_t *http_call_json(struct MHD_Connection *c, struct req *r, const char *method, json_t *params,
 			 enum MHD_Result *ret)
 {
 	msgpack_zone *zone = NULL;
@@ -134,7 +133,7 @@ enum MHD_Result http_proxy(struct MHD_Connection *c, struct req *r, const char *
 			   unsigned status, unsigned flags)
 {
 	enum MHD_Result ret = MHD_NO;
-	json_t *j = call_json(c, r, method, params, &ret);
+	json_t *j = http_call_json(c, r, method, params, &ret);
 	json_decref(params);
 	if (!j)
 		return ret;
@@ -156,7 +155,7 @@ enum MHD_Result http_proxy_cached(struct MHD_Connection *c, struct req *r, const
 {
 	enum MHD_Result ret = MHD_NO;
 	uint64_t gen = http_cache_generation();
-	json_t *j = call_json(c, r, method, params, &ret);
+	json_t *j = http_call_json(c, r, method, params, &ret);
 	json_decref(params);
 	if (!j)
 		return ret;
