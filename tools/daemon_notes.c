@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* daemon_notes.c: the methods that name and annotate devices: devices.annotate, devices.import. */
+/* daemon_notes.c: the methods that name and annotate devices: devices.annotate, devices.import.
+ * Each change is also announced to "device" subscribers (device.named, device.imported), so that
+ * dashboards and caches of the device list learn of it. */
 #include "daemon.h"
 
+#include "cli.h"
 #include "err.h"
 #include "targets.h"
 
@@ -24,6 +27,36 @@ static bool params_of(const msgpack_object *params, const char *method, const ch
 
 /* The device as devices.get shows it (without its history) plus seen: true, or, for an address
  * no sweep has found, {ip, name, note, seen: false}. */
+/* ---- notifications ---- */
+
+struct named_note {
+	bool one;                  /* device.named: ip, name, note; else device.imported: imported */
+	uint32_t ip;
+	const char *name, *note;   /* NULL: unchanged */
+	uint64_t imported;
+};
+
+static void pack_named(void *arg, msgpack_packer *pk)
+{
+	struct named_note *n = arg;
+	char ip[16];
+	struct mp m;
+
+	mp_init(&m);
+	if (n->one) {
+		mp_str(&m, "ip", ipv4_format(n->ip, ip));
+		if (n->name)
+			mp_str(&m, "name", n->name);
+		if (n->note)
+			mp_str(&m, "note", n->note);
+	} else {
+		mp_u64(&m, "imported", n->imported);
+	}
+	mp_time(&m, "time", cli_now_us());
+	msgpack_pack_array(pk, 1);
+	mp_emit_map(&m, pk);
+}
+
 static void reply_annotation(struct daemon *d, uint32_t ip, struct rpc_reply *r)
 {
 	struct store_device dev;
@@ -93,6 +126,8 @@ void m_devices_annotate(void *ctx, struct rpc_conn *c, const msgpack_object *par
 		rpc_reply_error(r, rc == -EINVAL ? RPC_E_BAD_PARAMS : RPC_E_INTERNAL, "%s", err);
 		return;
 	}
+	struct named_note nn = { .one = true, .ip = ip, .name = has_name ? name : NULL, .note = has_note ? note : NULL };
+	rpc_server_notify(d->srv, "device", "device.named", pack_named, &nn);
 	reply_annotation(d, ip, r);
 }
 
@@ -209,6 +244,8 @@ void m_devices_import(void *ctx, struct rpc_conn *c, const msgpack_object *param
 		rpc_reply_error(r, rc == -EINVAL ? RPC_E_BAD_PARAMS : RPC_E_INTERNAL, "%s", err);
 		goto out;
 	}
+	struct named_note nn = { .imported = rep.imported };
+	rpc_server_notify(d->srv, "device", "device.imported", pack_named, &nn);
 	struct mp m;
 	mp_init(&m);
 	mp_u64(&m, "imported", rep.imported);

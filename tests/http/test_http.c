@@ -568,7 +568,7 @@ Test(http, events)
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	const char *rq = "GET /api/events?topics=scan HTTP/1.1\r\nHost: x\r\n\r\n";
+	const char *rq = "GET /api/events?topics=scan,device HTTP/1.1\r\nHost: x\r\n\r\n";
 	cr_assert_eq(send(fd, rq, strlen(rq), MSG_NOSIGNAL), (ssize_t)strlen(rq));
 	char buf[65536];
 	size_t len = 0;
@@ -592,6 +592,21 @@ Test(http, events)
 		}
 	}
 	cr_assert(strstr(buf, "data: {\"id\":1,\"state\":\"done\""), "%s", buf);
+	/* naming a device is announced too (the dashboard and lnmt-http's cache listen for it) */
+	struct resp r;
+	const char *ann = "{\"ip\":\"198.19.2.1\",\"name\":\"switch\"}";
+	req(port, "POST", "/api/devices", NULL, ann, strlen(ann), &r);
+	expect(&r, 200, "POST /api/devices");
+	resp_free(&r);
+	while (!strstr(buf, "event: device.named")) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		cr_assert_gt(poll(&pfd, 1, left_ms(deadline)), 0, "no device.named event; got:\n%s", buf);
+		ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+		cr_assert_gt(n, 0, "stream ended; got:\n%s", buf);
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	cr_assert(strstr(buf, "\"ip\":\"198.19.2.1\",\"name\":\"switch\""), "%s", buf);
 	close(fd);
 }
 
