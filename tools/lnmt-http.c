@@ -3,7 +3,7 @@
  * lnmt-http: the HTTP/JSON API of lnmtd (api/http_server.c has the routes).
  *
  *   lnmt-http [--listen 127.0.0.1:8080] [--socket PATH] [--token-file FILE] [--threads N]
- *             [--cache-ms MS]
+ *             [--cache-ms MS] [--timeout S]
  *
  * Listening anywhere but loopback (127.0.0.1, ::1) needs --token-file: every request must then
  * carry "Authorization: Bearer TOKEN". Logs "lnmt-http: listening on ADDR:PORT" once ready (port
@@ -26,7 +26,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: lnmt-http [--listen ADDR:PORT] [--socket PATH] [--token-file FILE] [--threads N]\n"
-		   "                 [--cache-ms MS]\n"
+		   "                 [--cache-ms MS] [--timeout S]\n"
 		   "  --listen      address and port to serve (default 127.0.0.1:8080; [::1]:8080 for IPv6;\n"
 		   "                port 0 picks a free one); other than loopback needs --token-file\n"
 		   "  --socket      lnmtd's RPC socket (default $LNMT_SOCKET or /run/lnmt/lnmt.sock)\n"
@@ -36,6 +36,8 @@ static void usage(FILE *f)
 		   "                0: never). lnmtd's events (sweep progress, device changes) drop them\n"
 		   "                at once, so they are only ever older than MS for changes lnmtd did not\n"
 		   "                make itself (another process writing the store)\n"
+		   "  --timeout     close connections idle (or sending a request too slowly) for S\n"
+		   "                seconds (default 10)\n"
 		   "\n"
 		   "example: lnmt-http --listen 0.0.0.0:8080 --token-file /etc/lnmt/http.token\n"
 		   "         curl -H 'Authorization: Bearer ...' http://host:8080/api/devices?state=up\n"
@@ -119,13 +121,14 @@ int main(int argc, char **argv)
 		{ "token-file", required_argument, NULL, 't' },
 		{ "threads", required_argument, NULL, 'T' },
 		{ "cache-ms", required_argument, NULL, 'C' },
+		{ "timeout", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *listen = "127.0.0.1:8080", *token_file = NULL, *socket = NULL;
-	unsigned threads = 2, cache_ms = 1000;
+	unsigned threads = 2, cache_ms = 1000, timeout_s = 10;
 	int o;
-	while ((o = getopt_long(argc, argv, "l:s:t:T:C:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "l:s:t:T:C:o:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'l': listen = optarg; break;
 		case 's': socket = optarg; break;
@@ -151,6 +154,17 @@ int main(int argc, char **argv)
 			cache_ms = (unsigned)v;
 			break;
 		}
+		case 'o': {
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || optarg[0] == '-' || v < 1 || v > 3600) {
+				fprintf(stderr, "lnmt-http: bad --timeout '%s': 1 to 3600 seconds\n", optarg);
+				return 2;
+			}
+			timeout_s = (unsigned)v;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -160,7 +174,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	struct http_config cfg = { .threads = threads, .timeout_s = 10, .cache_ms = cache_ms };
+	struct http_config cfg = { .threads = threads, .timeout_s = timeout_s, .cache_ms = cache_ms };
 	bool loopback;
 	if (!parse_listen(listen, &cfg.addr, &cfg.addr_len, &loopback)) {
 		fprintf(stderr, "lnmt-http: bad --listen '%s': ADDR:PORT expected (127.0.0.1:8080, [::1]:8080)\n", listen);

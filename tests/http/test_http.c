@@ -138,8 +138,9 @@ static void start_lnmtd(void)
 	cr_assert(start(&DAEMON, argv, "lnmtd: listening on "), "lnmtd did not start; its log:\n%s", DAEMON.log);
 }
 
-/* Starts lnmt-http with --listen addr (port 0) and extra args; returns the port it bound. */
-static unsigned start_http(const char *addr, const char *token_file)
+/* Starts lnmt-http with --listen addr (port 0), a token file and an idle timeout (seconds) when
+ * given; returns the port it bound. */
+static unsigned start_http(const char *addr, const char *token_file, const char *timeout)
 {
 	char listen[64];
 	snprintf(listen, sizeof(listen), "%s:0", addr);
@@ -149,6 +150,10 @@ static unsigned start_http(const char *addr, const char *token_file)
 	if (token_file) {
 		argv[n++] = "--token-file";
 		argv[n++] = (char *)token_file;
+	}
+	if (timeout) {
+		argv[n++] = "--timeout";
+		argv[n++] = (char *)timeout;
 	}
 	argv[n] = NULL;
 	cr_assert(start(&HTTP, argv, ")"), "lnmt-http did not start; its log:\n%s", HTTP.log);
@@ -377,7 +382,7 @@ Test(http, api)
 {
 	struct resp r;
 	start_lnmtd();
-	unsigned port = start_http("127.0.0.1", NULL);
+	unsigned port = start_http("127.0.0.1", NULL, NULL);
 
 	get(port, "/api/health", &r);
 	expect(&r, 200, "health");
@@ -563,7 +568,7 @@ Test(http, api)
 Test(http, events)
 {
 	start_lnmtd();
-	unsigned port = start_http("127.0.0.1", NULL);
+	unsigned port = start_http("127.0.0.1", NULL, NULL);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -626,7 +631,7 @@ Test(http, dashboard_in_chromium, .timeout = 180)
 	cr_assert_not_null(f);
 	fputs("dashboard-token-0123456789\n", f);
 	fclose(f);
-	unsigned port = start_http("127.0.0.1", tf);
+	unsigned port = start_http("127.0.0.1", tf, NULL);
 	const char *auth = "Authorization: Bearer dashboard-token-0123456789\r\n";
 	int live = sweep(port, auth, "{\"targets\":[\"198.19.0.0/24\"],\"probes\":[\"icmp\"]}");
 	live += sweep(port, auth, "{\"targets\":[\"198.18.128.0/25\"],\"probes\":[\"arp\"]}");
@@ -665,6 +670,37 @@ Test(http, dashboard_in_chromium, .timeout = 180)
 	cr_log_info("screenshot: %s (%lld bytes)", shot, (long long)sb.st_size);
 }
 
+/* Slow clients (slowloris): connections that never finish their request are closed after the
+ * idle timeout, and serve no one's request late meanwhile. */
+Test(http, slow_clients)
+{
+	start_lnmtd();
+	unsigned port = start_http("127.0.0.1", NULL, "1");
+	enum { SLOW = 32 };
+	int fds[SLOW];
+	for (int i = 0; i < SLOW; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		cr_assert_eq(connect(fds[i], (struct sockaddr *)&a, sizeof(a)), 0);
+		const char *part = "GET /api/health HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+		cr_assert_eq(send(fds[i], part, strlen(part), MSG_NOSIGNAL), (ssize_t)strlen(part));
+	}
+	struct resp r;
+	get(port, "/api/health", &r);
+	expect(&r, 200, "health while 32 clients dawdle");
+	resp_free(&r);
+	uint64_t deadline = now_ms() + 10000; /* the timeout is 1 s; generous for a loaded machine */
+	for (int i = 0; i < SLOW; i++) {
+		struct pollfd pfd = { .fd = fds[i], .events = POLLIN };
+		cr_assert_gt(poll(&pfd, 1, left_ms(deadline)), 0, "slow connection %d still open", i);
+		char b[512];
+		ssize_t n = recv(fds[i], b, sizeof(b), 0);
+		cr_assert_leq(n, 0, "a half-sent request got an answer: %.*s", (int)(n > 0 ? n : 0), b);
+		close(fds[i]);
+	}
+}
+
 /* Non-loopback needs a token file; with one, every request needs the bearer token. */
 Test(http, token)
 {
@@ -679,7 +715,7 @@ Test(http, token)
 	cr_assert_not_null(f);
 	fputs("s3cret-token-0123456789abcdef\n", f);
 	fclose(f);
-	unsigned port = start_http("0.0.0.0", tf);
+	unsigned port = start_http("0.0.0.0", tf, NULL);
 	struct resp r;
 	get(port, "/api/health", &r);
 	expect(&r, 401, "no token");
