@@ -1,20 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * http_server.c: lnmt-http's routes on libmicrohttpd (internal epoll thread pool). Every worker
- * thread keeps one persistent RPC client to lnmtd (thread-local, reconnected on failure).
+ * http_server.c: lnmt-http's routes on libmicrohttpd (internal epoll thread pool). Each route is
+ * one RPC call (http_rpc.c) or an answer from the cache (http_cache.c); reads marked "cached"
+ * below may be reused until lnmtd reports a change (at most --cache-ms).
  *
- *   GET  /api/health                       system.status (+ scan.list limit 1): 200, or 503
- *   GET  /api/devices?state&subnet&since&vendor&text&limit&after   devices.list
+ *   GET  /api/health                       system.status (+ scan.list limit 1): 200, or 503; cached
+ *   GET  /api/devices?state&subnet&since&vendor&text&limit&after   devices.list (ETag); cached
  *   POST /api/devices {ip, name?, note?} | {devices: [{ip, name?, note?}, ...]}
  *                                          devices.annotate | devices.import
- *   GET  /api/devices/{ip}                 devices.get
- *   GET  /api/reports/uptime?since&subnet  report.uptime (ETag, 304)
- *   GET  /api/reports/network?since&subnet report.network (ETag, 304)
+ *   GET  /api/devices/{ip}                 devices.get (ETag); cached
+ *   GET  /api/reports/uptime?since&subnet  report.uptime (ETag, 304); cached
+ *   GET  /api/reports/network?since&subnet report.network (ETag, 304); cached
  *   GET  /api/scans?limit | POST /api/scans {targets, probes, ports, rate, ...} -> 202 {id}
  *   GET|DELETE /api/scans/{id}             scan.status | scan.cancel
  *   GET|POST /api/scheduler/jobs, GET|DELETE /api/scheduler/jobs/{id}, POST .../{id}/run
  *   GET  /api/events?topics=scan,device,job  server-sent events (events.subscribe)
- *   GET  /api/charts/{uptime,subnets,vendors}.svg?since&subnet   SVG charts (http_charts.c)
+ *   GET  /api/charts/{uptime,subnets,vendors}.svg?since&subnet   SVG (http_charts.c); cached
  *   GET  /metrics                          Prometheus text
  *   GET  /                                 the dashboard (no token needed: it holds no data)
  *
