@@ -624,6 +624,10 @@ Test(http, events)
  */
 Test(http, dashboard_in_chromium, .timeout = 180)
 {
+	char *which[] = { "sh", "-c", "command -v chromium && command -v chromedriver", NULL };
+	if (run_wait(which) != 0)
+		cr_skip_test("chromium and chromedriver are not installed (tools/setup --browser installs them; "
+			     "tools/test does)");
 	start_lnmtd();
 	char tf[160];
 	snprintf(tf, sizeof(tf), "%s/token", dir);
