@@ -2,7 +2,7 @@
 /*
  * client_cmd.c: the commands that talk to lnmtd over its unix socket (api/RPC-METHODS.md):
  * `lnmt status`, `lnmt jobs add|ls|rm|run`, `lnmt watch`, and the RPC side of `lnmt devices`,
- * `lnmt report` and `lnmt scan` (see client_cmd.h).
+ * `lnmt device`, `lnmt report`, `lnmt sweeps` and `lnmt scan` (see client_cmd.h).
  */
 #include "client_cmd.h"
 
@@ -1028,6 +1028,134 @@ int client_report_series(struct rpc_client *c, uint64_t since_us, const char *ci
 	return 0;
 }
 
+/* ---- one device, sweeps ---- */
+
+static void p_bool(struct params *p, const char *key, bool v)
+{
+	msgpack_packer *pk = p_key(p, key);
+	if (v)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+}
+
+int client_device_get(struct rpc_client *c, uint32_t ip, uint32_t history, struct client_device *out)
+{
+	struct params p;
+	msgpack_zone *z;
+	msgpack_object res;
+	char ipt[16];
+
+	if (history > CLIENT_HISTORY_MAX)
+		history = CLIENT_HISTORY_MAX;
+	p_init(&p);
+	p_str(&p, "ip", ipv4_format(ip, ipt));
+	p_u64(&p, "history", history);
+	p_bool(&p, "unseen", true);
+	int rc = call_unless(c, "devices.get", &p, &z, &res, ipt, RPC_E_NOT_FOUND);
+	if (rc == RPC_E_NOT_FOUND)
+		return -ENOENT;
+	if (rc)
+		return rc;
+	memset(out, 0, sizeof(*out));
+	const msgpack_object *seen = mget(&res, "seen");
+	if (seen && seen->type == MSGPACK_OBJECT_BOOLEAN && !seen->via.boolean) {
+		/* Named ahead of the sweeps: {ip, name, note, seen: false}. */
+		out->note.ip = ip;
+		mstr(&res, "name", out->note.name, sizeof(out->note.name));
+		mstr(&res, "note", out->note.note, sizeof(out->note.note));
+		msgpack_zone_free(z);
+		return 0;
+	}
+	out->seen = true;
+	to_device(&res, &out->dev);
+	out->dev.probes_total = mu64(&res, "probes_total");
+	out->dev.answers_total = mu64(&res, "answers_total");
+	out->dev.changes_total = mu64(&res, "changes_total");
+	const msgpack_object *a = marray(&res, "changes");
+	for (uint32_t i = 0; a && i < a->via.array.size && out->n_changes < history; i++) {
+		const msgpack_object *m = &a->via.array.ptr[i];
+		out->changes[out->n_changes++] = (struct store_change){ .time_us = mtime(m, "time"), .state = state_of(m) };
+	}
+	a = marray(&res, "observations");
+	for (uint32_t i = 0; a && i < a->via.array.size && out->n_obs < history; i++) {
+		const msgpack_object *m = &a->via.array.ptr[i];
+		char probes[32];
+		mstr(m, "probes", probes, sizeof(probes));
+		out->obs[out->n_obs++] = (struct store_observation){
+			.time_us = mtime(m, "time"), .sweep_id = mu64(m, "sweep"), .state = state_of(m),
+			.probes = probes_mask(probes), .rtt_us = (uint32_t)mu64(m, "rtt_us"),
+		};
+	}
+	msgpack_zone_free(z);
+	return 0;
+}
+
+static void to_sweep(const msgpack_object *m, struct store_sweep *s)
+{
+	static const char *const ended[] = { "all-answered", "wait-elapsed", "interrupted", "failed" };
+	char buf[32];
+
+	memset(s, 0, sizeof(*s));
+	s->id = mu64(m, "id");
+	s->start_us = mu64(m, "start_us");
+	s->end_us = mu64(m, "end_us");
+	mstr(m, "targets", s->targets, sizeof(s->targets));
+	mstr(m, "ports", s->ports, sizeof(s->ports));
+	mstr(m, "probes", buf, sizeof(buf));
+	s->probes = probes_mask(buf);
+	s->rate_pps = mu64(m, "rate");
+	s->retries = (uint32_t)mu64(m, "retries");
+	s->addresses = mu64(m, "addresses");
+	s->sent = mu64(m, "sent");
+	s->replies = mu64(m, "replies");
+	s->live = mu64(m, "live");
+	s->new_devices = (uint32_t)mu64(m, "new");
+	s->went_up = (uint32_t)mu64(m, "went_up");
+	s->went_down = (uint32_t)mu64(m, "went_down");
+	mstr(m, "ended", buf, sizeof(buf));
+	s->ended = 4; /* unknown: printed "?" */
+	for (uint8_t i = 0; i < 4; i++)
+		if (!strcmp(buf, ended[i]))
+			s->ended = i;
+	const msgpack_object *complete = mget(m, "complete");
+	s->complete = complete && complete->type == MSGPACK_OBJECT_BOOLEAN && complete->via.boolean;
+}
+
+#define SWEEPS_PAGE 1000 /* sweeps per sweeps.list request (the daemon takes up to 10000) */
+
+int client_sweeps_list(struct rpc_client *c, uint32_t limit, store_sweep_cb cb, void *ctx)
+{
+	uint64_t left = limit ? limit : UINT64_MAX, before = 0;
+	bool stop = false;
+
+	while (left && !stop) {
+		struct params p;
+		msgpack_zone *z;
+		msgpack_object res;
+		p_init(&p);
+		p_u64(&p, "limit", left < SWEEPS_PAGE ? left : SWEEPS_PAGE);
+		if (before)
+			p_u64(&p, "before", before);
+		int rc = call_unless(c, "sweeps.list", &p, &z, &res, "sweeps.list", RPC_E_NO_METHOD);
+		if (rc == RPC_E_NO_METHOD)
+			return -EOPNOTSUPP; /* an lnmtd from before sweeps.list */
+		if (rc)
+			return rc;
+		const msgpack_object *a = marray(&res, "sweeps");
+		for (uint32_t i = 0; a && i < a->via.array.size && left && !stop; i++, left--) {
+			struct store_sweep s;
+			to_sweep(&a->via.array.ptr[i], &s);
+			stop = cb(ctx, &s) != 0;
+		}
+		before = mu64(&res, "next"); /* 0 (nil) on the last page */
+		msgpack_zone_free(z);
+		if (!before)
+			break;
+	}
+	return 0;
+}
+
 /* ---- names and notes ---- */
 
 static void pack_edit(msgpack_packer *pk, const struct store_note_edit *e)
@@ -1249,8 +1377,14 @@ int client_scan(struct rpc_client *c, const struct client_scan_req *req)
 	struct scan_pick sp = { .req = req, .start_us = mtime(&done, "start") };
 	uint64_t addresses = mu64(&done, "addresses"), sent = mu64(&done, "sent"), replies = mu64(&done, "replies"),
 		 live = mu64(&done, "live"), elapsed = mu64(&done, "elapsed_ms"), nnew = mu64(&done, "new"),
-		 up = mu64(&done, "went_up"), down = mu64(&done, "went_down");
+		 up = mu64(&done, "went_up"), down = mu64(&done, "went_down"), code = mu64(&done, "error_code");
 	msgpack_zone_free(done_zone);
+	if (failed && code) {
+		/* It failed resolving its route, which lnmtd does on the sweep's thread: said as when
+		 * scan.start itself refused it, with the same exit status. */
+		cli_error("scan: %s", error);
+		return code == RPC_E_BAD_PARAMS || code == RPC_E_MISSING_PARAM ? EXIT_USAGE : 1;
+	}
 	if (failed) {
 		cli_error("sweep %llu failed: %s", (unsigned long long)id, error[0] ? error : state);
 		return 1;

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * client_cmd.h: the CLI as a thin client of lnmtd (api/rpc.h). `lnmt status`, `lnmt jobs` and
- * `lnmt watch` only work through the daemon; `lnmt devices`, `lnmt report` and `lnmt scan` use
- * it when one answers on the socket (and fall back to the store / an in-process sweep when none
- * does). These helpers return what the store's functions return, so the embedded printers serve
- * both paths and the output is the same.
+ * `lnmt watch` only work through the daemon; `lnmt devices`, `lnmt device`, `lnmt report`,
+ * `lnmt sweeps` and `lnmt scan` use it when one answers on the socket (and fall back to the
+ * store / an in-process sweep when none does). These helpers return what the store's functions
+ * return, so the embedded printers serve both paths and the output is the same.
  */
 #ifndef LNMT_CLIENT_CMD_H
 #define LNMT_CLIENT_CMD_H
@@ -57,6 +57,33 @@ int client_report_network_ex(struct rpc_client *c, uint64_t since_us, const char
  */
 int client_report_series(struct rpc_client *c, uint64_t since_us, const char *cidr, unsigned prefix,
 			 store_series_cb cb, void *ctx, unsigned *prefix_used, bool *has_series);
+
+/* What devices.get says of one address (client_device_get). */
+#define CLIENT_HISTORY_MAX 20 /* entries of each history list kept at most */
+struct client_device {
+	bool seen;                /* false: no sweep has found it; only note is set */
+	struct store_device dev;  /* seen: the device, its totals included */
+	struct store_change changes[CLIENT_HISTORY_MAX];       /* seen: newest first */
+	struct store_observation obs[CLIENT_HISTORY_MAX];      /* seen: newest first */
+	uint32_t n_changes, n_obs;
+	struct store_note note;   /* not seen: its name and note (seen false) */
+};
+/*
+ * devices.get {ip, history, unseen: true}: the device and its newest `history` (at most
+ * CLIENT_HISTORY_MAX) state changes and observations, as store_device_get,
+ * store_device_changes and store_device_observations give them; or, for an address no sweep
+ * has found, its name and note (out->seen false). 0, -ENOENT (nothing printed) when the address
+ * was never seen and has no name or note, or a negative errno / an rpc_error (its message
+ * already printed). *out is set only on success.
+ */
+int client_device_get(struct rpc_client *c, uint32_t ip, uint32_t history, struct client_device *out);
+
+/*
+ * sweeps.list paged like store_sweeps_list: the newest `limit` sweeps (0 = all) to cb, newest
+ * first; a non-zero return stops them. 0, -EOPNOTSUPP (nothing printed) when the daemon
+ * predates sweeps.list, or a negative errno / an rpc_error (its message already printed).
+ */
+int client_sweeps_list(struct rpc_client *c, uint32_t limit, store_sweep_cb cb, void *ctx);
 
 /* devices.annotate: sets e's name and/or note; *out is the result (name, note, seen). 0 or a
  * negative errno / an rpc_error (its message already printed). */

@@ -62,6 +62,9 @@ struct dsummary {
 	uint8_t ended;              /* as store_sweep.ended */
 	bool complete;
 	char error[256];            /* "" unless failed or not fully stored */
+	int error_code;             /* failed while resolving the route: the RPC error scan.start
+				     * answered with when it resolved it itself (RPC_E_BAD_PARAMS,
+				     * RPC_E_INTERNAL); else 0 */
 };
 
 /* What a sweep is asked to do, from scan.start or a job. Strings are borrowed for the call. */
@@ -116,6 +119,9 @@ void daemon_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * Validates req and starts the sweep on its own thread. Returns 0 with the sweep (= store
  * sweep) id, or an RPC error code with its message in err: RPC_E_BAD_PARAMS (the parser's
  * message), RPC_E_BUSY (max_sweeps running, or shutting down), RPC_E_INTERNAL.
+ * Never blocks on the network: the interface, source address and next-hop MAC (which may take
+ * an ARP exchange) are resolved by the sweep's thread, and a failure there ends the sweep
+ * "failed" with the message in dsummary.error and the code in dsummary.error_code.
  * Main thread only.
  */
 int daemon_scan_start(struct daemon *d, const struct dscan_request *req, uint64_t *id, char *err, size_t errlen);
@@ -145,6 +151,7 @@ void m_devices_import(void *ctx, struct rpc_conn *c, const msgpack_object *param
 void m_report_uptime(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r);
 void m_report_network(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r);
 void m_report_series(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r);
+void m_sweeps_list(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r);
 void m_scan_start(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r);
 void m_scan_status(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r);
 void m_scan_cancel(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r);

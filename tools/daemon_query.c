@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* daemon_query.c: the methods that answer from the store: system.status, devices.*, report.*, and
- * events.subscribe. */
+/* daemon_query.c: the methods that answer from the store: system.status, devices.*, report.*,
+ * sweeps.list and events.subscribe. */
 #include "daemon.h"
 
 #include "cli.h"
@@ -16,7 +16,10 @@
 
 #define DEVICES_DEFAULT_LIMIT 1000
 #define DEVICES_MAX_LIMIT 10000
-#define HISTORY_LIMIT 20
+#define HISTORY_LIMIT 20                 /* devices.get: entries of each history list by default */
+#define HISTORY_MAX 1000
+#define SWEEPS_DEFAULT_LIMIT 20
+#define SWEEPS_MAX_LIMIT 10000
 #define DEFAULT_SINCE_S (24ull * 3600)
 #define VENDORS_LISTED 20                /* report.network: the rest sum into "other" */
 #define SERIES_MAX 64                    /* report.series: more subnets group coarser */
@@ -241,15 +244,42 @@ static int pack_obs_cb(void *ctx, const struct store_observation *o)
 	return 0;
 }
 
+/* devices.get {ip, unseen: true} for an address no sweep has found: its name and note, as
+ * devices.annotate answers for one. false (NOT_FOUND or INTERNAL in r) when it has none. */
+static bool reply_unseen_note(struct daemon *d, uint32_t ip, const char *ipbuf, struct rpc_reply *r)
+{
+	struct store_note n;
+	char ipt[16];
+	int rc = store_note_get(d->st, ip, &n);
+
+	if (rc == -ENOENT) {
+		rpc_reply_error(r, RPC_E_NOT_FOUND, "%s: never seen (no sweep has found it) and not named", ipbuf);
+		return false;
+	}
+	if (rc) {
+		rpc_reply_error(r, RPC_E_INTERNAL, "reading %s: %s", ipbuf, lnmt_strerror(rc));
+		return false;
+	}
+	struct mp m;
+	mp_init(&m);
+	mp_str(&m, "ip", ipv4_format(ip, ipt));
+	mp_str(&m, "name", n.name);
+	mp_str(&m, "note", n.note);
+	mp_bool(&m, "seen", false);
+	mp_emit_map(&m, r->pk);
+	return true;
+}
+
 void m_devices_get(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r)
 {
-	static const char *const keys[] = { "ip", NULL };
+	static const char *const keys[] = { "ip", "history", "unseen", NULL };
 	struct daemon *d = ctx;
 	const msgpack_object *map;
 	struct store_device dev;
 	char ipbuf[64];
+	uint64_t history = HISTORY_LIMIT;
 	uint32_t ip;
-	bool found;
+	bool found, unseen = false;
 	int rc;
 
 	(void)c;
@@ -260,11 +290,20 @@ void m_devices_get(void *ctx, struct rpc_conn *c, const msgpack_object *params, 
 		rpc_reply_error(r, RPC_E_MISSING_PARAM, "missing ip: devices.get takes {ip: \"198.19.0.7\"}");
 		return;
 	}
-	if (!daemon_parse_ip(ipbuf, "ip", &ip, r))
+	if (!daemon_parse_ip(ipbuf, "ip", &ip, r) || !rpc_get_u64(map, "history", false, &history, &found, r) ||
+	    !rpc_get_bool(map, "unseen", &unseen, &found, r))
 		return;
+	if (history > HISTORY_MAX) {
+		rpc_reply_error(r, RPC_E_BAD_PARAMS, "bad history %llu: expected 0-%u (entries of each list)",
+				(unsigned long long)history, HISTORY_MAX);
+		return;
+	}
 	rc = store_device_get(d->st, ip, &dev);
 	if (rc == -ENOENT) {
-		rpc_reply_error(r, RPC_E_NOT_FOUND, "%s: never seen (no sweep has found it)", ipbuf);
+		if (unseen)
+			reply_unseen_note(d, ip, ipbuf, r);
+		else
+			rpc_reply_error(r, RPC_E_NOT_FOUND, "%s: never seen (no sweep has found it)", ipbuf);
 		return;
 	}
 	if (rc) {
@@ -272,17 +311,118 @@ void m_devices_get(void *ctx, struct rpc_conn *c, const msgpack_object *params, 
 		return;
 	}
 	struct mp m, changes, obs;
-	mp_init(&m);
 	mp_init(&changes);
 	mp_init(&obs);
+	/* The store reads limit 0 as "all": history 0 asks for none, so it is not asked. */
+	if (history) {
+		rc = store_device_changes(d->st, ip, (uint32_t)history, pack_change_cb, &changes);
+		if (!rc)
+			rc = store_device_observations(d->st, ip, (uint32_t)history, pack_obs_cb, &obs);
+	}
+	if (rc) {
+		mp_free(&changes);
+		mp_free(&obs);
+		rpc_reply_error(r, RPC_E_INTERNAL, "reading the history of %s: %s", ipbuf, lnmt_strerror(rc));
+		return;
+	}
+	mp_init(&m);
 	daemon_pack_device(&m, &dev);
 	mp_u64(&m, "probes_total", dev.probes_total);
 	mp_u64(&m, "answers_total", dev.answers_total);
 	mp_u64(&m, "changes_total", dev.changes_total);
-	store_device_changes(d->st, ip, HISTORY_LIMIT, pack_change_cb, &changes);
-	store_device_observations(d->st, ip, HISTORY_LIMIT, pack_obs_cb, &obs);
 	mp_emit_array(&changes, mp_key(&m, "changes"));
 	mp_emit_array(&obs, mp_key(&m, "observations"));
+	mp_emit_map(&m, r->pk);
+}
+
+/* ---- sweeps.list ---- */
+
+struct sweeps_ctx {
+	struct mp arr;
+	uint64_t before;     /* list ids below it; 0: from the newest */
+	uint32_t n, limit;
+	uint64_t last_id;    /* of the last one packed */
+	bool more;           /* one more was there after the limit */
+};
+
+static int pack_sweep_cb(void *ctx, const struct store_sweep *s)
+{
+	struct sweeps_ctx *sc = ctx;
+	static const char *const ended_names[] = { "all-answered", "wait-elapsed", "interrupted", "failed" };
+	char probes[16];
+	struct mp m;
+
+	if (sc->before && s->id >= sc->before)
+		return 0;
+	if (sc->n == sc->limit) {
+		sc->more = true;
+		return 1;
+	}
+	mp_init(&m);
+	mp_u64(&m, "id", s->id);
+	mp_time(&m, "start", s->start_us);
+	mp_time(&m, "end", s->end_us);
+	mp_u64(&m, "start_us", s->start_us);
+	mp_u64(&m, "end_us", s->end_us);
+	mp_str(&m, "targets", s->targets);
+	cli_probes_text(s->probes, probes, sizeof(probes));
+	mp_str(&m, "probes", probes);
+	mp_str(&m, "ports", s->ports);
+	mp_u64(&m, "rate", s->rate_pps);
+	mp_u64(&m, "retries", s->retries);
+	mp_u64(&m, "addresses", s->addresses);
+	mp_u64(&m, "sent", s->sent);
+	mp_u64(&m, "replies", s->replies);
+	mp_u64(&m, "live", s->live);
+	mp_u64(&m, "new", s->new_devices);
+	mp_u64(&m, "went_up", s->went_up);
+	mp_u64(&m, "went_down", s->went_down);
+	mp_str(&m, "ended", s->ended < 4 ? ended_names[s->ended] : "?");
+	mp_bool(&m, "complete", s->complete);
+	mp_emit_map(&m, mp_elem(&sc->arr));
+	sc->n++;
+	sc->last_id = s->id;
+	return 0;
+}
+
+void m_sweeps_list(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r)
+{
+	static const char *const keys[] = { "limit", "before", NULL };
+	struct daemon *d = ctx;
+	const msgpack_object *map;
+	uint64_t limit = SWEEPS_DEFAULT_LIMIT, before = 0;
+	bool found;
+
+	(void)c;
+	if (!params_of(params, "sweeps.list", keys, &map, r) || !rpc_get_u64(map, "limit", false, &limit, &found, r) ||
+	    !rpc_get_u64(map, "before", false, &before, &found, r))
+		return;
+	if (limit == 0 || limit > SWEEPS_MAX_LIMIT) {
+		rpc_reply_error(r, RPC_E_BAD_PARAMS, "bad limit %llu: expected 1-%u (page with before)",
+				(unsigned long long)limit, SWEEPS_MAX_LIMIT);
+		return;
+	}
+	if (found && before == 0) {
+		rpc_reply_error(r, RPC_E_BAD_PARAMS, "bad before 0: expected a sweep id (the next of the previous page)");
+		return;
+	}
+	/* The store walks from the newest; the ids at or above `before` are passed over (a page
+	 * deep in a long history costs a walk over the newer records, which are small). */
+	struct sweeps_ctx sc = { .before = before, .limit = (uint32_t)limit };
+	mp_init(&sc.arr);
+	int rc = store_sweeps_list(d->st, 0, pack_sweep_cb, &sc);
+	if (rc) {
+		mp_free(&sc.arr);
+		rpc_reply_error(r, RPC_E_INTERNAL, "listing sweeps: %s", lnmt_strerror(rc));
+		return;
+	}
+	struct mp m;
+	mp_init(&m);
+	mp_emit_array(&sc.arr, mp_key(&m, "sweeps"));
+	if (sc.more)
+		mp_u64(&m, "next", sc.last_id);
+	else
+		mp_nil(&m, "next");
 	mp_emit_map(&m, r->pk);
 }
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * daemon_scan.c: lnmtd's sweeps: scan.start validates and starts one on a thread of its own,
- * which stores what it finds exactly as `lnmt scan` does (store recorder), reports progress and
- * its end as notifications, and tells subscribers which devices appeared, came up or went down.
+ * which resolves the route, stores what it finds exactly as `lnmt scan` does (store recorder),
+ * reports progress and its end as notifications, and tells subscribers which devices appeared,
+ * came up or went down.
  */
 #include "daemon.h"
 
@@ -12,6 +13,7 @@
 #include "scan_store.h"
 #include "targets.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +44,12 @@ struct dsweep {
 	struct target_set targets;
 	struct port_list ports;
 	struct sweep_config cfg;
-	char ifname[IF_NAMESIZE];
+	char ifname[IF_NAMESIZE];    /* the interface the thread resolved (cfg.ifname points here) */
+	/* The request's network options, checked for syntax by scan.start and applied by the
+	 * thread ("" when not given): the request's strings are gone by then. */
+	char opt_ifname[IF_NAMESIZE];
+	char opt_source_ip[INET_ADDRSTRLEN];
+	char opt_gateway_mac[18];
 	struct store_recorder *rec;
 	struct store_sweep info;
 	uint64_t progress_ns;
@@ -98,12 +105,20 @@ static void pack_progress(void *arg, msgpack_packer *pk)
 	mp_emit_map(&m, pk);
 }
 
+/* The summary's members, and error_code for a sweep that failed resolving its route. */
+static void pack_summary(struct mp *m, const struct dsummary *s)
+{
+	daemon_pack_summary(m, s);
+	if (s->error_code)
+		mp_u64(m, "error_code", (uint64_t)s->error_code);
+}
+
 static void pack_summary_note(void *arg, msgpack_packer *pk)
 {
 	struct mp m;
 
 	mp_init(&m);
-	daemon_pack_summary(&m, arg);
+	pack_summary(&m, arg);
 	msgpack_pack_array(pk, 1);
 	mp_emit_map(&m, pk);
 }
@@ -314,6 +329,65 @@ static int find_stored_sweep(struct store *st, uint64_t id, struct store_sweep *
 	return 0;
 }
 
+/* The RPC error scan.start answered for these sweep_net_resolve() failures when it resolved the
+ * route itself: what was the user's to fix is BAD_PARAMS, the rest INTERNAL. */
+static int net_error_code(int rc)
+{
+	return rc == LNMT_E_PARSE || rc == LNMT_E_ONLINK || rc == LNMT_E_NOROUTE ? RPC_E_BAD_PARAMS : RPC_E_INTERNAL;
+}
+
+/* The engine's messages name the CLI's options; over RPC they should name the params. */
+static void rpc_wording(char *msg, size_t len)
+{
+	static const char *const map[][2] = {
+		{ "-i", "\"interface\"" }, { "--probe arp", "probes [\"arp\"]" },
+		{ "--gateway-mac", "\"gateway_mac\"" }, { "--source-ip", "\"source_ip\"" },
+	};
+	char out[600];
+
+	for (size_t m = 0; m < sizeof(map) / sizeof(map[0]); m++) {
+		const char *from = map[m][0], *to = map[m][1];
+		char *hit = msg;
+		/* Whole words only: "-i" must not match inside "--ip" or "on-link". */
+		while ((hit = strstr(hit, from))) {
+			size_t fl = strlen(from);
+			bool word = (hit == msg || hit[-1] == ' ') && (hit[fl] == '\0' || hit[fl] == ' ' || hit[fl] == ',' ||
+									 hit[fl] == ')' || hit[fl] == ':');
+			if (!word) {
+				hit += fl;
+				continue;
+			}
+			size_t pre = (size_t)(hit - msg);
+			snprintf(out, sizeof(out), "%.*s%s%s", (int)pre, msg, to, hit + fl);
+			snprintf(msg, len, "%s", out);
+			hit = msg + pre + strlen(to);
+		}
+	}
+}
+
+/*
+ * Interface, source address and next-hop MAC for the sweep, as `lnmt scan` picks them. This is
+ * the sweep thread's first step, not scan.start's: resolving the gateway may mean ARP-ing it
+ * ourselves (up to ~600 ms), and the server thread answers every other client meanwhile.
+ * Returns 0, or the engine's code with the message (in the params' words) in err and the RPC
+ * error scan.start used to answer with in *code.
+ */
+static int resolve_net(struct dsweep *sw, int *code, char *err, size_t errlen)
+{
+	struct sweep_net_opts net = {
+		sw->opt_ifname[0] ? sw->opt_ifname : NULL,
+		sw->opt_source_ip[0] ? sw->opt_source_ip : NULL,
+		sw->opt_gateway_mac[0] ? sw->opt_gateway_mac : NULL,
+	};
+	int rc = sweep_net_resolve(&net, &sw->cfg, sw->ifname, err, errlen);
+
+	if (rc) {
+		rpc_wording(err, errlen);
+		*code = net_error_code(rc);
+	}
+	return rc;
+}
+
 static void *sweep_main(void *arg)
 {
 	struct dsweep *sw = arg;
@@ -321,14 +395,28 @@ static void *sweep_main(void *arg)
 	struct sweep_sink sink = {
 		.result = on_result, .progress = on_progress, .ctx = sw, .progress_interval_ns = sw->progress_ns,
 	};
-	struct sweep_stats stats;
+	struct sweep_stats stats = { 0 };
 	struct snaps after;
-	char err[512] = "", serr[512] = "";
+	char err[600] = "", serr[512] = ""; /* err: as big as rpc_wording's result */
 	uint64_t stored = 0;
+	bool have_before = false;
+	int code = 0;
 
-	/* A failed snapshot costs only the device notifications of this sweep. */
-	bool have_before = take_snapshot(sw, &sw->before) == 0;
-	int rc = sweep_run(&sw->cfg, &sink, &sw->stop, &stats, err, sizeof(err));
+	/* Until the route is resolved scan.status reads phase "starting" (nothing sent yet); a
+	 * failure ends the sweep "failed" with nothing sent, stored as such like any other. */
+	int rc = resolve_net(sw, &code, err, sizeof(err));
+	if (!rc) {
+		char probes[16], job[40] = "";
+		cli_probes_text(sw->info.probes, probes, sizeof(probes));
+		if (sw->job_id)
+			snprintf(job, sizeof(job), " for job %llu", (unsigned long long)sw->job_id);
+		daemon_log("sweep %llu started%s: %s (%s, %llu addresses, %llu pps, on %s)", (unsigned long long)sw->id,
+			   job, sw->info.targets, probes, (unsigned long long)sw->targets.count,
+			   (unsigned long long)sw->cfg.rate_pps, sw->ifname);
+		/* A failed snapshot costs only the device notifications of this sweep. */
+		have_before = take_snapshot(sw, &sw->before) == 0;
+		rc = sweep_run(&sw->cfg, &sink, &sw->stop, &stats, err, sizeof(err));
+	}
 
 	struct store_sweep fin = sw->info;
 	fin.end_us = cli_now_us();
@@ -349,6 +437,7 @@ static void *sweep_main(void *arg)
 	if (rc) {
 		snprintf(sum.error, sizeof(sum.error), "%.*s", (int)sizeof(sum.error) - 1, err);
 		snprintf(sum.state, sizeof(sum.state), "failed");
+		sum.error_code = code;
 	} else if (src) {
 		snprintf(sum.error, sizeof(sum.error), "not everything was stored: %.160s (%llu of %llu results)", serr,
 			 (unsigned long long)stored, (unsigned long long)stats.replies);
@@ -401,7 +490,12 @@ static void dsweep_free(struct dsweep *sw)
 	free(sw);
 }
 
-/* Default probe as `lnmt scan` picks it: syn with ports, arp on-link, icmp routed. */
+/*
+ * Default probe as `lnmt scan` picks it: syn with ports, arp on-link, icmp routed. This route
+ * lookup stays on the server thread: it is one rtnetlink request the kernel answers from its
+ * table (nothing goes on the wire), and the probe is recorded with the sweep when it starts.
+ * The slow part, the gateway's MAC, is the thread's (resolve_net).
+ */
 static const char *default_probe(const struct dsweep *sw, bool has_ports)
 {
 	struct net_route route;
@@ -429,36 +523,41 @@ static int add_probe(struct dsweep *sw, const char *name, char *err, size_t errl
 	return 0;
 }
 
-/* The engine's messages name the CLI's options; over RPC they should name the params. */
-static void rpc_wording(char *msg, size_t len)
+/*
+ * The network options' syntax, so a typo is still a params error at once (with the message
+ * sweep_net_resolve would give); what they mean for the route is the sweep thread's to find out
+ * (resolve_net). Copies them into sw for the thread.
+ */
+static int check_net_opts(struct dsweep *sw, const struct dscan_request *req, char *err, size_t errlen)
 {
-	static const char *const map[][2] = {
-		{ "-i", "\"interface\"" }, { "--probe arp", "probes [\"arp\"]" },
-		{ "--gateway-mac", "\"gateway_mac\"" }, { "--source-ip", "\"source_ip\"" },
-	};
-	char out[600];
+	struct in_addr in;
+	uint8_t mac[6];
 
-	for (size_t m = 0; m < sizeof(map) / sizeof(map[0]); m++) {
-		const char *from = map[m][0], *to = map[m][1];
-		char *hit = msg;
-		/* Whole words only: "-i" must not match inside "--ip" or "on-link". */
-		while ((hit = strstr(hit, from))) {
-			size_t fl = strlen(from);
-			bool word = (hit == msg || hit[-1] == ' ') && (hit[fl] == '\0' || hit[fl] == ' ' || hit[fl] == ',' ||
-									 hit[fl] == ')' || hit[fl] == ':');
-			if (!word) {
-				hit += fl;
-				continue;
-			}
-			size_t pre = (size_t)(hit - msg);
-			snprintf(out, sizeof(out), "%.*s%s%s", (int)pre, msg, to, hit + fl);
-			snprintf(msg, len, "%s", out);
-			hit = msg + pre + strlen(to);
+	if (req->ifname) {
+		if (strlen(req->ifname) >= sizeof(sw->opt_ifname)) {
+			snprintf(err, errlen, "bad interface '%s': no such interface", req->ifname);
+			return RPC_E_BAD_PARAMS;
 		}
+		snprintf(sw->opt_ifname, sizeof(sw->opt_ifname), "%s", req->ifname);
 	}
+	if (req->source_ip) {
+		if (strlen(req->source_ip) >= sizeof(sw->opt_source_ip) || inet_pton(AF_INET, req->source_ip, &in) != 1) {
+			snprintf(err, errlen, "bad \"source_ip\" '%s': expected a.b.c.d", req->source_ip);
+			return RPC_E_BAD_PARAMS;
+		}
+		snprintf(sw->opt_source_ip, sizeof(sw->opt_source_ip), "%s", req->source_ip);
+	}
+	if (req->gateway_mac) {
+		if (netinfo_parse_mac(req->gateway_mac, mac)) {
+			snprintf(err, errlen, "bad \"gateway_mac\" '%s': expected aa:bb:cc:dd:ee:ff", req->gateway_mac);
+			return RPC_E_BAD_PARAMS;
+		}
+		snprintf(sw->opt_gateway_mac, sizeof(sw->opt_gateway_mac), "%s", req->gateway_mac);
+	}
+	return 0;
 }
 
-/* Fills sw from req; an RPC error code with err on failure. */
+/* Fills sw from req; an RPC error code with err on failure. The route is not resolved here. */
 static int build(struct daemon *d, struct dsweep *sw, const struct dscan_request *req, char *err, size_t errlen)
 {
 	char perr[TARGET_ERR_LEN + 64];
@@ -520,13 +619,7 @@ static int build(struct daemon *d, struct dsweep *sw, const struct dscan_request
 	sw->cfg.wait_ns = (req->has_wait ? req->wait_ms : d->cfg.default_wait_ms) * 1000000ull;
 	sw->cfg.seed = req->has_seed ? req->seed
 		     : (uint64_t)now.tv_nsec ^ ((uint64_t)now.tv_sec << 20) ^ ((uint64_t)getpid() << 40) ^ (uintptr_t)sw;
-	struct sweep_net_opts net = { req->ifname, req->source_ip, req->gateway_mac };
-	if ((rc = sweep_net_resolve(&net, &sw->cfg, sw->ifname, err, errlen))) {
-		rpc_wording(err, errlen);
-		return rc == LNMT_E_PARSE || rc == LNMT_E_ONLINK || rc == LNMT_E_NOROUTE ? RPC_E_BAD_PARAMS
-										       : RPC_E_INTERNAL;
-	}
-	return 0;
+	return check_net_opts(sw, req, err, errlen);
 }
 
 int daemon_scan_start(struct daemon *d, const struct dscan_request *req, uint64_t *id, char *err, size_t errlen)
@@ -603,13 +696,6 @@ int daemon_scan_start(struct daemon *d, const struct dscan_request *req, uint64_
 		rc = RPC_E_INTERNAL;
 		goto fail;
 	}
-	char probes[16], job[40] = "";
-	cli_probes_text(sw->info.probes, probes, sizeof(probes));
-	if (sw->job_id)
-		snprintf(job, sizeof(job), " for job %llu", (unsigned long long)sw->job_id);
-	daemon_log("sweep %llu started%s: %s (%s, %llu addresses, %llu pps, on %s)", (unsigned long long)sw->id, job,
-		   sw->info.targets, probes, (unsigned long long)sw->targets.count, (unsigned long long)sw->cfg.rate_pps,
-		   sw->ifname);
 	*id = sw->id;
 	return 0;
 fail:
@@ -809,7 +895,7 @@ static bool summary_in_memory(struct daemon *d, uint64_t id, struct dsummary *ou
 static void pack_status(struct mp *m, const struct dsummary *s, const struct sweep_progress *p, bool running,
 			unsigned retries)
 {
-	daemon_pack_summary(m, s);
+	pack_summary(m, s);
 	mp_u64(m, "percent", running ? percent_of(p, false) : 100);
 	if (running)
 		mp_str(m, "phase", p->sent ? phase_of(p, retries) : "starting");

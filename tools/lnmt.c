@@ -38,8 +38,8 @@ static const char usage[] =
 "  lnmt report uptime --subnet 198.19.0.0/24  who was up, and how much\n"
 "\n"
 "When lnmtd answers on its socket (--socket PATH, else $LNMT_SOCKET, else\n"
-"/run/lnmt/lnmt.sock as root), scan, devices and report go through it; without one they run\n"
-"in-process. --db DIR or --embedded forces the in-process path.\n"
+"/run/lnmt/lnmt.sock as root), scan, devices, device, report and sweeps go through it;\n"
+"without one they run in-process. --db DIR or --embedded forces the in-process path.\n"
 "The store is $LNMT_DB, /var/lib/lnmt as root, else $XDG_DATA_HOME/lnmt; --db DIR overrides.\n"
 "'lnmt COMMAND --help' lists a command's options.\n";
 

@@ -61,6 +61,7 @@ const struct rpc_method daemon_methods[] = {
 	{ "scan.status", m_scan_status },
 	{ "scan.cancel", m_scan_cancel },
 	{ "scan.list", m_scan_list },
+	{ "sweeps.list", m_sweeps_list },
 	{ "events.subscribe", m_events_subscribe },
 	{ "jobs.add", m_jobs_add },
 	{ "jobs.list", m_jobs_list },

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * query_cmd.c: the commands that answer questions from the store: `lnmt devices`, `lnmt device`,
- * `lnmt report uptime|network` and `lnmt sweeps`. Each reads the store directly (embedded mode),
- * prints a table for people or JSON lines / CSV for programs.
+ * `lnmt report uptime|network` and `lnmt sweeps`. Each asks lnmtd when one answers on the socket
+ * (client_cmd.h) and reads the store directly otherwise (embedded mode), with the same printers
+ * either way: a table for people or JSON lines / CSV for programs.
  */
 #include "cli.h"
 #include "client_cmd.h"
@@ -68,11 +69,13 @@ static const char devices_usage[] =
 "  printf '198.18.0.10,nas,rack 2 - backups\\n198.18.0.11,printer\\n' | lnmt devices --import -\n";
 
 static const char device_usage[] =
-"Usage: lnmt device IP [--db DIR] [-f text|jsonl]\n"
+"Usage: lnmt device IP [--db DIR | --embedded] [--socket PATH] [-f text|jsonl]\n"
 "       lnmt device IP [--name TEXT] [--note TEXT] [--db DIR | --embedded] [--socket PATH]\n"
 "\n"
 "Everything known about one device: its name and note, MAC and vendor, first and last seen,\n"
-"state, RTT, open ports, which probes answer, its recent state changes and observations.\n"
+"state, RTT, open ports, which probes answer, its recent state changes and observations\n"
+"(the last 10 of each; 20 with -f jsonl). Asks lnmtd (devices.get) when it answers on the\n"
+"socket and no --db is given; --embedded reads the store directly anyway.\n"
 "\n"
 "  --name TEXT   what to call it (at most 64 bytes); --name '' clears it\n"
 "  --note TEXT   free text (at most 256 bytes, one line); --note '' clears it\n"
@@ -105,9 +108,10 @@ static const char report_usage[] =
 "  lnmt report network -f jsonl\n";
 
 static const char sweeps_usage[] =
-"Usage: lnmt sweeps [--limit N] [--db DIR] [-f text|jsonl|csv]\n"
+"Usage: lnmt sweeps [--limit N] [--db DIR | --embedded] [--socket PATH] [-f text|jsonl|csv]\n"
 "\n"
-"Past sweeps, newest first, with their figures (default: the last 20).\n";
+"Past sweeps, newest first, with their figures (default: the last 20). Asks lnmtd (sweeps.list)\n"
+"when it answers on the socket and no --db is given; --embedded reads the store directly anyway.\n";
 
 enum { Q_DB = 300, Q_STATE, Q_SUBNET, Q_SINCE, Q_VENDOR, Q_LIMIT, Q_AFTER, Q_SOCKET, Q_EMBEDDED, Q_TEXT, Q_IMPORT,
        Q_NAME, Q_NOTE };
@@ -589,6 +593,54 @@ static void print_note(int format, const struct store_note *n)
 		       n->name[0] || n->note[0] ? "; the device carries these once one does" : "");
 }
 
+/* How many of its newest state changes and observations `lnmt device` shows. */
+static uint32_t device_history(int format)
+{
+	return format == OUT_JSONL ? 20 : 10;
+}
+
+/* A device's changes (or, with obs, its observations) to h: from the store st, or from what
+ * devices.get gave (cd). */
+static void print_history(struct store *st, const struct client_device *cd, uint32_t ip, bool obs,
+			  struct history_ctx *h)
+{
+	uint32_t limit = device_history(h->format);
+
+	if (!cd && obs)
+		store_device_observations(st, ip, limit, print_observation, h);
+	else if (!cd)
+		store_device_changes(st, ip, limit, print_change, h);
+	else if (obs)
+		for (uint32_t i = 0; i < cd->n_obs && i < limit; i++)
+			print_observation(h, &cd->obs[i]);
+	else
+		for (uint32_t i = 0; i < cd->n_changes && i < limit; i++)
+			print_change(h, &cd->changes[i]);
+}
+
+/* `lnmt device IP` of a device a sweep has found, with its history from st or cd. */
+static void print_device_full(int format, const struct store_device *d, struct store *st,
+			      const struct client_device *cd)
+{
+	struct history_ctx h = { .format = format };
+
+	if (format == OUT_JSONL) {
+		device_json(d, true);
+		printf(",\"changes\":[");
+		print_history(st, cd, d->ip, false, &h);
+		h.n = 0;
+		printf("],\"observations\":[");
+		print_history(st, cd, d->ip, true, &h);
+		printf("]}\n");
+	} else {
+		print_device_text(d);
+		printf("recent state changes (newest first)\n");
+		print_history(st, cd, d->ip, false, &h);
+		printf("recent observations (newest first)\n");
+		print_history(st, cd, d->ip, true, &h);
+	}
+}
+
 /* lnmt device IP --name/--note: through lnmtd when one answers, else the store. */
 static int device_annotate(const struct query_opts *q, uint32_t ip)
 {
@@ -646,6 +698,24 @@ int cmd_device(int argc, char **argv)
 		return rc;
 	if (q.name || q.note)
 		return device_annotate(&q, ip);
+	int format = q.format == OUT_JSONL ? OUT_JSONL : OUT_TEXT;
+	struct rpc_client *cl = q.db || q.embedded ? NULL : client_try_connect(q.socket);
+	if (cl) {
+		struct client_device cd;
+		rc = client_device_get(cl, ip, device_history(format), &cd);
+		client_close(cl);
+		if (rc == -ENOENT) {
+			cli_error("%s: never seen (no sweep has found it)", argv[first]);
+			return 1;
+		}
+		if (rc) /* printed */
+			return rc == RPC_E_BAD_PARAMS || rc == RPC_E_MISSING_PARAM ? EXIT_USAGE : 1;
+		if (cd.seen)
+			print_device_full(format, &cd.dev, NULL, &cd);
+		else
+			print_note(format, &cd.note);
+		return 0;
+	}
 	struct store *st = cli_store_open(q.db, true, 0);
 	if (!st)
 		return 1;
@@ -656,7 +726,7 @@ int cmd_device(int argc, char **argv)
 		rc = store_note_get(st, ip, &n);
 		store_close(st);
 		if (!rc) {
-			print_note(q.format == OUT_JSONL ? OUT_JSONL : OUT_TEXT, &n);
+			print_note(format, &n);
 			return 0;
 		}
 		cli_error("%s: never seen (no sweep has found it)", argv[first]);
@@ -667,22 +737,7 @@ int cmd_device(int argc, char **argv)
 		store_close(st);
 		return 1;
 	}
-	struct history_ctx h = { .format = q.format == OUT_JSONL ? OUT_JSONL : OUT_TEXT };
-	if (h.format == OUT_JSONL) {
-		device_json(&d, true);
-		printf(",\"changes\":[");
-		store_device_changes(st, ip, 20, print_change, &h);
-		h.n = 0;
-		printf("],\"observations\":[");
-		store_device_observations(st, ip, 20, print_observation, &h);
-		printf("]}\n");
-	} else {
-		print_device_text(&d);
-		printf("recent state changes (newest first)\n");
-		store_device_changes(st, ip, 10, print_change, &h);
-		printf("recent observations (newest first)\n");
-		store_device_observations(st, ip, 10, print_observation, &h);
-	}
+	print_device_full(format, &d, st, NULL);
 	store_close(st);
 	return 0;
 }
@@ -890,19 +945,32 @@ int cmd_sweeps(int argc, char **argv)
 		cli_error("sweeps takes no arguments, got '%s' (see 'lnmt sweeps --help')", argv[first]);
 		return EXIT_USAGE;
 	}
-	struct store *st = cli_store_open(q.db, true, 0);
-	if (!st)
+	/* Through lnmtd when one answers (and no store was named), else the store itself. */
+	struct rpc_client *cl = q.db || q.embedded ? NULL : client_try_connect(q.socket);
+	struct store *st = cl ? NULL : cli_store_open(q.db, true, 0);
+	if (!st && !cl)
 		return 1;
 	struct list_ctx lc = { .format = q.format };
+	uint32_t limit = q.limit ? q.limit : 20;
 	if (q.format == OUT_TEXT && isatty(STDOUT_FILENO))
 		printf("%6s  %-19s  %9s  %-10s  %8s  %8s  %5s  %5s  %5s  %-12s  %s\n", "ID", "START", "TIME", "PROBES",
 		       "SENT", "LIVE", "NEW", "UP", "DOWN", "ENDED", "TARGETS");
 	if (q.format == OUT_CSV)
 		puts("id,start,seconds,targets,probes,sent,live,addresses,went_up,went_down,ended,complete");
-	rc = store_sweeps_list(st, q.limit ? q.limit : 20, print_sweep, &lc);
+	if (cl) {
+		rc = client_sweeps_list(cl, limit, print_sweep, &lc);
+		client_close(cl);
+		/* An lnmtd from before sweeps.list: the store, as it was read then. */
+		if (rc == -EOPNOTSUPP && !(st = cli_store_open(q.db, true, 0)))
+			return 1;
+	}
+	if (st) {
+		rc = store_sweeps_list(st, limit, print_sweep, &lc);
+		fflush(stdout);
+		if (rc)
+			cli_error("listing sweeps: %s", lnmt_strerror(rc));
+		store_close(st);
+	}
 	fflush(stdout);
-	if (rc)
-		cli_error("listing sweeps: %s", lnmt_strerror(rc));
-	store_close(st);
 	return rc ? 1 : 0;
 }

@@ -124,6 +124,7 @@ struct lnmtd {
 
 static struct lnmtd D;       /* the daemon of the running test (tests run one at a time) */
 static bool lab_changed;     /* a test reconfigured the lab: teardown puts the defaults back */
+static char lab_route[32];   /* a route a test added in the scanner namespace: teardown deletes it */
 
 static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -263,6 +264,14 @@ static void teardown(void)
 		if (o.status)
 			cr_log_error("restoring the lab defaults failed (exit %d): %s", o.status, o.buf);
 	}
+	if (lab_route[0]) {
+		struct out o;
+		char *argv[] = { "ip", "-n", (char *)scan_ns(), "route", "del", lab_route, NULL };
+		run_capture(argv, &o);
+		if (o.status)
+			cr_log_error("removing the route to %s failed (exit %d): %s", lab_route, o.status, o.buf);
+		lab_route[0] = '\0';
+	}
 }
 
 TestSuite(daemon, .init = setup, .fini = teardown, .timeout = 120);
@@ -296,6 +305,15 @@ static void p_u64(struct params *p, const char *key, uint64_t v)
 {
 	rpc_pack_str(&p->pk, key);
 	msgpack_pack_uint64(&p->pk, v);
+}
+
+static void p_bool(struct params *p, const char *key, bool v)
+{
+	rpc_pack_str(&p->pk, key);
+	if (v)
+		msgpack_pack_true(&p->pk);
+	else
+		msgpack_pack_false(&p->pk);
 }
 
 /* key: [strings...] (NULL-terminated). */
@@ -805,6 +823,102 @@ Test(daemon, annotate_and_import)
 	r = call_ok(c, "devices.get", p);
 	cr_assert_str_eq(get_str(&r.o, "note", buf, sizeof(buf)), "core");
 	result_free(&r);
+
+	/* devices.get {unseen: true}: an address named ahead of the sweeps answers with its name
+	 * and note, as devices.annotate does; without unseen, or unnamed, it is NOT_FOUND. */
+	p = params_new(2);
+	p_str(p, "ip", "198.19.1.10");
+	p_bool(p, "unseen", true);
+	r = call_ok(c, "devices.get", p);
+	cr_assert_str_eq(get_str(&r.o, "ip", buf, sizeof(buf)), "198.19.1.10");
+	cr_assert_str_eq(get_str(&r.o, "name", buf, sizeof(buf)), "nas");
+	cr_assert_str_eq(get_str(&r.o, "note", buf, sizeof(buf)), "");
+	cr_assert(get(&r.o, "seen") && get(&r.o, "seen")->type == MSGPACK_OBJECT_BOOLEAN && !get(&r.o, "seen")->via.boolean);
+	cr_assert_null(get(&r.o, "state"));
+	cr_assert_null(get(&r.o, "observations"));
+	result_free(&r);
+	p = params_new(1);
+	p_str(p, "ip", "198.19.1.10");
+	expect_error(c, "devices.get", p, RPC_E_NOT_FOUND, "never seen");
+	p = params_new(2);
+	p_str(p, "ip", "198.19.1.11");
+	p_bool(p, "unseen", true);
+	expect_error(c, "devices.get", p, RPC_E_NOT_FOUND, "198.19.1.11: never seen (no sweep has found it) and not named");
+	p = params_new(2);
+	p_str(p, "ip", "198.19.0.1");
+	p_bool(p, "unseen", true); /* a device a sweep found: unseen changes nothing */
+	r = call_ok(c, "devices.get", p);
+	cr_assert_str_eq(get_str(&r.o, "state", buf, sizeof(buf)), "up");
+	cr_assert_null(get(&r.o, "seen"));
+	cr_assert_eq(get(&r.o, "observations")->via.array.size, 1);
+	result_free(&r);
+
+	/* history: how many of each list (0: none); the totals stay. */
+	p = params_new(2);
+	p_str(p, "ip", "198.19.0.1");
+	p_u64(p, "history", 0);
+	r = call_ok(c, "devices.get", p);
+	cr_assert_eq(get(&r.o, "changes")->via.array.size, 0);
+	cr_assert_eq(get(&r.o, "observations")->via.array.size, 0);
+	cr_assert_eq(get_u64(&r.o, "probes_total"), 1);
+	cr_assert_eq(get_u64(&r.o, "changes_total"), 1);
+	result_free(&r);
+	p = params_new(2);
+	p_str(p, "ip", "198.19.0.1");
+	p_u64(p, "history", 1000);
+	r = call_ok(c, "devices.get", p);
+	cr_assert_eq(get(&r.o, "changes")->via.array.size, 1);
+	const msgpack_object *obs = get(&r.o, "observations");
+	cr_assert_eq(obs->via.array.size, 1);
+	cr_assert_eq(get_u64(&obs->via.array.ptr[0], "sweep"), id);
+	cr_assert_str_eq(get_str(&obs->via.array.ptr[0], "probes", buf, sizeof(buf)), "icmp");
+	result_free(&r);
+	p = params_new(2);
+	p_str(p, "ip", "198.19.0.1");
+	p_u64(p, "history", 1001);
+	expect_error(c, "devices.get", p, RPC_E_BAD_PARAMS, "bad history 1001: expected 0-1000");
+	p = params_new(2);
+	p_str(p, "ip", "198.19.0.1");
+	p_str(p, "unseen", "yes");
+	expect_error(c, "devices.get", p, RPC_E_BAD_PARAMS, "unseen");
+
+	/* sweeps.list: the store's record of the sweep, exact times included. */
+	r = call_ok(c, "sweeps.list", NULL);
+	const msgpack_object *sw = get(&r.o, "sweeps");
+	cr_assert(sw && sw->type == MSGPACK_OBJECT_ARRAY && sw->via.array.size == 1);
+	const msgpack_object *s0 = &sw->via.array.ptr[0];
+	cr_assert_eq(get_u64(s0, "id"), id);
+	cr_assert_str_eq(get_str(s0, "targets", buf, sizeof(buf)), "198.19.0.0/29");
+	cr_assert_str_eq(get_str(s0, "probes", buf, sizeof(buf)), "icmp");
+	cr_assert_str_eq(get_str(s0, "ended", buf, sizeof(buf)), "all-answered");
+	cr_assert(get(s0, "complete") && get(s0, "complete")->via.boolean);
+	cr_assert_eq(get_u64(s0, "live"), 8);
+	cr_assert_eq(get_u64(s0, "new"), 8);
+	cr_assert_gt(get_u64(s0, "start_us"), 0);
+	cr_assert_geq(get_u64(s0, "end_us"), get_u64(s0, "start_us"));
+	time_t start_s = (time_t)(get_u64(s0, "start_us") / 1000000);
+	struct tm tm;
+	char iso[32];
+	cr_assert_not_null(gmtime_r(&start_s, &tm));
+	strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	cr_assert_str_eq(get_str(s0, "start", buf, sizeof(buf)), iso, "start and start_us disagree");
+	cr_assert_eq(get(&r.o, "next")->type, MSGPACK_OBJECT_NIL);
+	result_free(&r);
+	p = params_new(1);
+	p_u64(p, "before", id);
+	r = call_ok(c, "sweeps.list", p);
+	cr_assert_eq(get(&r.o, "sweeps")->via.array.size, 0);
+	cr_assert_eq(get(&r.o, "next")->type, MSGPACK_OBJECT_NIL);
+	result_free(&r);
+	p = params_new(1);
+	p_u64(p, "limit", 10001);
+	expect_error(c, "sweeps.list", p, RPC_E_BAD_PARAMS, "bad limit 10001: expected 1-10000");
+	p = params_new(1);
+	p_u64(p, "before", 0);
+	expect_error(c, "sweeps.list", p, RPC_E_BAD_PARAMS, "bad before 0");
+	p = params_new(1);
+	p_u64(p, "after", 1);
+	expect_error(c, "sweeps.list", p, RPC_E_BAD_PARAMS, "unknown param 'after'");
 	rpc_client_close(c);
 	cr_assert_eq(stop_lnmtd(&D), 0);
 }
@@ -858,6 +972,28 @@ Test(daemon, device_transitions)
 	result_free(&done);
 	cr_assert_eq(s.dev_up, 256 - alive, "device.up: %u, expected %u", s.dev_up, 256 - alive);
 	cr_assert_eq(s.dev_new + s.dev_down, 0);
+
+	/* sweeps.list pages newest first: next is the before of the next page. */
+	p = params_new(1);
+	p_u64(p, "limit", 2);
+	struct result r = call_ok(c, "sweeps.list", p);
+	const msgpack_object *sw = get(&r.o, "sweeps");
+	cr_assert_eq(sw->via.array.size, 2);
+	cr_assert_eq(get_u64(&sw->via.array.ptr[0], "went_up"), 256 - alive);
+	cr_assert_eq(get_u64(&sw->via.array.ptr[1], "id"), id);
+	cr_assert_eq(get_u64(&sw->via.array.ptr[1], "went_down"), 256 - alive);
+	cr_assert_eq(get_u64(&r.o, "next"), id);
+	result_free(&r);
+	p = params_new(2);
+	p_u64(p, "limit", 2);
+	p_u64(p, "before", id);
+	r = call_ok(c, "sweeps.list", p);
+	sw = get(&r.o, "sweeps");
+	cr_assert_eq(sw->via.array.size, 1);
+	cr_assert_eq(get_u64(&sw->via.array.ptr[0], "new"), 256);
+	cr_assert_lt(get_u64(&sw->via.array.ptr[0], "id"), id);
+	cr_assert_eq(get(&r.o, "next")->type, MSGPACK_OBJECT_NIL);
+	result_free(&r);
 	rpc_client_close(c);
 	cr_assert_eq(stop_lnmtd(&D), 0);
 }
@@ -1301,4 +1437,125 @@ int main(int argc, char *argv[])
 	}
 	criterion_finalize(tests);
 	return result;
+}
+
+/* ---- the route is resolved on the sweep's thread ---- */
+
+/* Waits for the sweep's scan.done on c (subscribed to "scan") and checks it, and then its
+ * scan.status, read "failed" with nothing sent, msg in the error and code as error_code. */
+static void expect_failed(struct rpc_client *c, uint64_t id, const char *msg, int code)
+{
+	struct seen s = { 0 };
+	struct result r;
+	char buf[300];
+
+	wait_note(c, "scan.done", "id", id, &s, &r);
+	for (int i = 0; i < 2; i++) {
+		const char *what = i ? "scan.status" : "scan.done";
+		cr_assert_str_eq(get_str(&r.o, "state", buf, sizeof(buf)), "failed", "%s", what);
+		cr_assert(strstr(get_str(&r.o, "error", buf, sizeof(buf)), msg), "%s: expected '%s' in the error, got '%s'",
+			  what, msg, buf);
+		cr_assert_eq(get_u64(&r.o, "error_code"), (uint64_t)code, "%s", what);
+		cr_assert_eq(get_u64(&r.o, "sent"), 0, "%s", what);
+		cr_assert_str_eq(get_str(&r.o, "ended", buf, sizeof(buf)), "failed", "%s", what);
+		result_free(&r);
+		if (i == 0) {
+			struct params *p = params_new(1);
+			p_u64(p, "id", id);
+			r = call_ok(c, "scan.status", p);
+		}
+	}
+}
+
+Test(daemon, route_failure_ends_the_sweep_failed)
+{
+	need_lab();
+	start_lnmtd(&D, NULL);
+	struct rpc_client *c = connect_to(&D);
+	subscribe(c, "scan", NULL);
+
+	/* ICMP to an on-link network needs a gateway MAC: scan.start answers with an id at once,
+	 * and the sweep's thread finds out, with the message scan.start used to answer with. */
+	struct params *p = params_new(2);
+	p_strs(p, "targets", "198.18.128.0/30", NULL);
+	p_strs(p, "probes", "icmp", NULL);
+	uint64_t id = scan_start(c, p);
+	expect_failed(c, id, "198.18.128.0 is on-link on lab0: ICMP and SYN probes need one next-hop MAC; sweep on-link "
+			     "networks with probes [\"arp\"], or pass \"gateway_mac\"", RPC_E_BAD_PARAMS);
+
+	/* What the params alone get wrong is still refused by scan.start itself. */
+	p = params_new(2);
+	p_strs(p, "targets", "198.19.0.0/30", NULL);
+	p_str(p, "source_ip", "198.18.0");
+	expect_error(c, "scan.start", p, RPC_E_BAD_PARAMS, "bad \"source_ip\" '198.18.0': expected a.b.c.d");
+	p = params_new(2);
+	p_strs(p, "targets", "198.19.0.0/30", NULL);
+	p_str(p, "gateway_mac", "02:00:00:00:00");
+	expect_error(c, "scan.start", p, RPC_E_BAD_PARAMS, "bad \"gateway_mac\" '02:00:00:00:00'");
+
+	/* The failure cost the daemon nothing: the next sweep runs. */
+	p = params_new(2);
+	p_strs(p, "targets", "198.19.0.0/30", NULL);
+	p_strs(p, "probes", "icmp", NULL);
+	struct seen s = { 0 };
+	struct result done;
+	wait_note(c, "scan.done", "id", scan_start(c, p), &s, &done);
+	char buf[64];
+	cr_assert_str_eq(get_str(&done.o, "state", buf, sizeof(buf)), "done");
+	cr_assert_eq(get_u64(&done.o, "live"), 4);
+	cr_assert_null(get(&done.o, "error_code"));
+	result_free(&done);
+	struct result r = call_ok(c, "system.status", NULL);
+	cr_assert_eq(get_u64(&r.o, "sweeps_done"), 2);
+	cr_assert_eq(get_u64(&r.o, "sweeps_running"), 0);
+	result_free(&r);
+	rpc_client_close(c);
+	cr_assert_eq(stop_lnmtd(&D), 0, "log:\n%s", D.log);
+}
+
+Test(daemon, scan_start_does_not_wait_for_the_gateway)
+{
+	need_lab();
+	/* A routed /28 whose gateway, 198.18.0.3, nobody answers ARP for: resolving it takes lnmt's
+	 * whole ARP attempt (three requests, 200 ms apart) and then fails. */
+	snprintf(lab_route, sizeof(lab_route), "198.19.255.240/28");
+	struct out o;
+	char *add[] = { "ip", "-n", (char *)scan_ns(), "route", "replace", lab_route, "via", "198.18.0.3", "dev", "lab0",
+			NULL };
+	run_capture(add, &o);
+	cr_assert_eq(o.status, 0, "adding the route to %s: %s", lab_route, o.buf);
+	start_lnmtd(&D, NULL);
+	struct rpc_client *c = connect_to(&D), *other = connect_to(&D);
+	subscribe(c, "scan", NULL);
+
+	struct params *p = params_new(2);
+	p_strs(p, "targets", "198.19.255.240/30", NULL);
+	p_strs(p, "probes", "icmp", NULL);
+	uint64_t id = scan_start(c, p);
+
+	/* Another client is answered while the sweep still resolves: the daemon's own answer says
+	 * the sweep had not finished when it was given. */
+	struct result r = call_ok(other, "system.status", NULL);
+	cr_assert_eq(get_u64(&r.o, "sweeps_running"), 1, "system.status was not answered while the sweep resolved");
+	cr_assert_eq(get_u64(&r.o, "sweeps_done"), 0);
+	result_free(&r);
+	p = params_new(1);
+	p_u64(p, "id", id);
+	r = call_ok(other, "scan.status", p);
+	char buf[64];
+	cr_assert_str_eq(get_str(&r.o, "state", buf, sizeof(buf)), "running");
+	cr_assert_str_eq(get_str(&r.o, "phase", buf, sizeof(buf)), "starting");
+	cr_assert_eq(get_u64(&r.o, "sent"), 0);
+	result_free(&r);
+
+	expect_failed(c, id, "gateway 198.18.0.3 on lab0 did not answer ARP: pass \"gateway_mac\"", RPC_E_INTERNAL);
+	r = call_ok(other, "system.status", NULL);
+	cr_assert_eq(get_u64(&r.o, "sweeps_running"), 0);
+	cr_assert_eq(get_u64(&r.o, "sweeps_done"), 1);
+	result_free(&r);
+	drain_log(&D);
+	cr_assert(strstr(D.log, "did not answer ARP") && !strstr(D.log, "started"), "log:\n%s", D.log);
+	rpc_client_close(other);
+	rpc_client_close(c);
+	cr_assert_eq(stop_lnmtd(&D), 0, "log:\n%s", D.log);
 }

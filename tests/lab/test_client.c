@@ -3,8 +3,9 @@
  * test_client.c: the lnmt CLI as a client of lnmtd. lnmtd runs in the lab's scanner namespace
  * with a store and socket of its own; the lnmt binary reaches it through LNMT_SOCKET: status,
  * jobs add/ls/rm, a sweep through the daemon and the devices it stored, the HTML report (the same
- * page as --db writes), `lnmt watch` seeing the sweep's scan.done, and what happens without a
- * daemon (status fails, --db still reads).
+ * page as --db writes), `lnmt device` and `lnmt sweeps` (the same bytes as --db prints), `lnmt
+ * watch` seeing the sweep's scan.done, and what happens without a daemon (status fails, --db
+ * still reads).
  *
  * Environment (tests/meson.build): LNMT_BIN, LNMTD_BIN, LNMT_LAB_SCRIPT; LNMT_LAB passes
  * through. Nothing sleeps to synchronise: the test blocks on the daemon's and watch's output,
@@ -392,6 +393,149 @@ Test(client, scan_devices_watch_and_no_daemon)
 	cr_expect_eq(count_lines(p->buf, "\"state\":\"up\""), 256, "embedded devices listed %u",
 		     count_lines(p->buf, "\"state\":\"up\""));
 	free(p);
+}
+
+/*
+ * lnmt ARGS through lnmtd and with --db on the same store print the same bytes and exit the
+ * same way. The daemon's run has LNMT_DB pointing at no store, so it cannot have read one
+ * itself. Returns the daemon's run (free it).
+ */
+static struct proc *expect_same(const char *const *args)
+{
+	char *rpc_argv[16], *emb_argv[18], nostore[160];
+	int n = 0;
+
+	rpc_argv[n] = emb_argv[n] = (char *)need_env("LNMT_BIN");
+	for (n = 1; args[n - 1]; n++)
+		rpc_argv[n] = emb_argv[n] = (char *)args[n - 1];
+	rpc_argv[n] = NULL;
+	emb_argv[n] = "--db";
+	emb_argv[n + 1] = db;
+	emb_argv[n + 2] = NULL;
+	snprintf(nostore, sizeof(nostore), "%s/no-store", dir);
+	char *saved = getenv("LNMT_DB") ? strdup(getenv("LNMT_DB")) : NULL;
+	setenv("LNMT_DB", nostore, 1);
+	struct proc *rpc = run(rpc_argv);
+	if (saved)
+		setenv("LNMT_DB", saved, 1);
+	else
+		unsetenv("LNMT_DB");
+	free(saved);
+	struct proc *emb = run(emb_argv);
+	char what[200] = "";
+	for (const char *const *a = args; *a; a++)
+		snprintf(what + strlen(what), sizeof(what) - strlen(what), " %s", *a);
+	size_t i = 0;
+	while (rpc->buf[i] && rpc->buf[i] == emb->buf[i])
+		i++;
+	size_t from = i > 200 ? i - 200 : 0;
+	cr_expect_eq(rpc->status, emb->status, "lnmt%s: exit %d through lnmtd, %d with --db\nlnmtd: %.400s\n--db:  %.400s",
+		     what, rpc->status, emb->status, rpc->buf, emb->buf);
+	cr_expect(!strcmp(rpc->buf, emb->buf), "lnmt%s differs at byte %zu:\nlnmtd: %.400s\n--db:  %.400s", what, i,
+		  rpc->buf + from, emb->buf + from);
+	free(emb);
+	return rpc;
+}
+
+/* lnmt ARGS fails with a usage error: exit 2, one line on stderr naming what is wrong. */
+static void expect_usage(const char *const *args, const char *msg)
+{
+	char *argv[16];
+	int n;
+
+	argv[0] = (char *)need_env("LNMT_BIN");
+	for (n = 1; args[n - 1]; n++)
+		argv[n] = (char *)args[n - 1];
+	argv[n] = NULL;
+	struct proc *p = run(argv);
+	cr_expect(p->status == 2 && strstr(p->buf, msg) && count_lines(p->buf, "") == 1,
+		  "lnmt %s %s: expected exit 2 and one line with '%s', got exit %d: %s", args[0], args[1] ? args[1] : "",
+		  msg, p->status, p->buf);
+	free(p);
+}
+
+#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+Test(client, device_and_sweeps_match_the_store)
+{
+	need_lab();
+	start_lnmtd();
+
+	/* Two sweeps through lnmtd and one by another process on the same store (in the
+	 * scanner namespace): the history sweeps.list gives is the store's, whoever swept. */
+	for (int i = 0; i < 2; i++) {
+		struct proc *p = LNMT("scan", "-P", "icmp", "-w", "300ms", "198.19.0.0/28", "-q", "-f", "jsonl");
+		cr_assert_eq(p->status, 0, "scan through lnmtd: exit %d: %s", p->status, p->buf);
+		free(p);
+	}
+	struct proc *p = run((char *const[]){ "ip", "netns", "exec", (char *)scan_ns(), (char *)need_env("LNMT_BIN"),
+					      "scan", "-P", "icmp", "-w", "300ms", "198.19.0.0/29", "--db", db, "-q",
+					      "-f", "jsonl", NULL });
+	cr_assert_eq(p->status, 0, "embedded scan on lnmtd's store: exit %d: %s", p->status, p->buf);
+	free(p);
+	p = LNMT("device", "198.19.0.3", "--name", "printer", "--note", "2nd floor, \"toner\"");
+	cr_assert_eq(p->status, 0, "device --name: exit %d: %s", p->status, p->buf);
+	free(p);
+	p = LNMT("device", "198.19.0.200", "--name", "camera");
+	cr_assert_eq(p->status, 0, "device --name of an address never seen: exit %d: %s", p->status, p->buf);
+	free(p);
+
+	/* A device with its history (3 observations), one without a name, one named but never
+	 * seen, one neither: text and JSON. Nothing differs: both read the same store, and every
+	 * time printed has second precision, which devices.get keeps. */
+	static const char *const ips[] = { "198.19.0.3", "198.19.0.12", "198.19.0.200", "198.19.0.201" };
+	for (size_t i = 0; i < sizeof(ips) / sizeof(ips[0]); i++) {
+		free(expect_same(ARGS("device", ips[i], "-f", "text")));
+		p = expect_same(ARGS("device", ips[i], "-f", "jsonl"));
+		if (i == 0)
+			cr_expect(p->status == 0 && strstr(p->buf, "\"name\":\"printer\",\"note\":\"2nd floor, \\\"toner\\\"\"") &&
+				  count_lines(p->buf, "\"sweep\":") == 1 && strstr(p->buf, "\"sweep\":3,") &&
+				  strstr(p->buf, "\"sweep\":1,"), "device 198.19.0.3 -f jsonl: %s", p->buf);
+		if (i == 2)
+			cr_expect(p->status == 0 && strstr(p->buf, "\"name\":\"camera\",\"note\":\"\",\"seen\":false"),
+				  "device 198.19.0.200 -f jsonl: %s", p->buf);
+		if (i == 3)
+			cr_expect(p->status == 1 && strstr(p->buf, "lnmt: 198.19.0.201: never seen"),
+				  "device 198.19.0.201: exit %d: %s", p->status, p->buf);
+		free(p);
+	}
+	/* --embedded reads the store even though lnmtd answers: here $LNMT_DB, which has none. */
+	char nostore[160];
+	snprintf(nostore, sizeof(nostore), "%s/no-store", dir);
+	char *saved = strdup(getenv("LNMT_DB") ? getenv("LNMT_DB") : "");
+	setenv("LNMT_DB", nostore, 1);
+	p = LNMT("device", "198.19.0.3", "--embedded");
+	cr_expect(p->status == 1 && strstr(p->buf, "no lnmt store here"), "device --embedded: exit %d: %s", p->status,
+		  p->buf);
+	free(p);
+	p = LNMT("sweeps", "--embedded");
+	cr_expect(p->status == 1 && strstr(p->buf, "no lnmt store here"), "sweeps --embedded: exit %d: %s", p->status,
+		  p->buf);
+	free(p);
+	if (saved[0])
+		setenv("LNMT_DB", saved, 1);
+	else
+		unsetenv("LNMT_DB");
+	free(saved);
+
+	/* Sweeps: the durations come from start_us/end_us, so the milliseconds agree too. */
+	p = expect_same(ARGS("sweeps", "-f", "jsonl"));
+	cr_expect(p->status == 0 && count_lines(p->buf, "\"id\":") == 3 && strstr(p->buf, "{\"id\":3,") &&
+		  strstr(p->buf, "\"targets\":\"198.19.0.0/29\""), "sweeps -f jsonl: %s", p->buf);
+	free(p);
+	free(expect_same(ARGS("sweeps", "-f", "text")));
+	free(expect_same(ARGS("sweeps", "-f", "csv")));
+	p = expect_same(ARGS("sweeps", "--limit", "2", "-f", "jsonl"));
+	cr_expect(count_lines(p->buf, "\"id\":") == 2 && !strstr(p->buf, "{\"id\":1,"), "sweeps --limit 2: %s", p->buf);
+	free(p);
+
+	/* Bad input: one line, exit 2, before anything is asked. */
+	expect_usage(ARGS("device"), "device takes one address");
+	expect_usage(ARGS("device", "198.19.0.300"), "bad address '198.19.0.300'");
+	expect_usage(ARGS("device", "198.19.0.3", "--limit", "3"), "--limit is not an option of 'lnmt device'");
+	expect_usage(ARGS("sweeps", "--limit", "0"), "bad --limit '0'");
+	expect_usage(ARGS("sweeps", "198.19.0.3"), "sweeps takes no arguments");
+	expect_usage(ARGS("sweeps", "-f", "xml"), "bad --format 'xml'");
 }
 
 static bool nothing_ran;
