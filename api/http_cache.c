@@ -11,7 +11,9 @@
  * the watcher is not subscribed (lnmtd restarting), nothing is cached.
  *
  * Entries hold ready libmicrohttpd responses, plain and gzip, queued as they are to any number
- * of connections; they are freed when the last user releases them.
+ * of connections; they are freed when the last user releases them. An answer asked for after
+ * half its TTL is renewed by a refresher thread (struct http_refill says how), so popular pages
+ * never expire under their readers and no worker thread waits on lnmtd for them.
  */
 #include "http_int.h"
 #include "rpc.h"
@@ -32,7 +34,16 @@ struct http_cached {
 	uint64_t gen, born_us;
 	struct MHD_Response *plain, *gz;
 	char etag[24], etag_gz[27];
+	/* how to renew it (compute NULL: never), and whether a renewal is queued */
+	http_compute_fn compute;
+	char *what;
+	json_t *params;
+	const char *type;
+	unsigned flags;
+	atomic_bool renewing;
 };
+
+#define RENEW_QUEUE 64
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct http_cached *slots[SLOTS];
@@ -43,6 +54,15 @@ static uint64_t ttl_us;
 static pthread_t watcher;
 static bool watcher_started;
 
+/* the refresher: renews answers still asked for before they expire */
+static pthread_mutex_t renew_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t renew_cv = PTHREAD_COND_INITIALIZER;
+static struct http_cached *renew_q[RENEW_QUEUE];
+static size_t renew_n;
+static bool renew_stop;
+static pthread_t refresher;
+static bool refresher_started;
+
 void http_cached_put(struct http_cached *e)
 {
 	if (!e || atomic_fetch_sub(&e->refs, 1) != 1)
@@ -50,8 +70,24 @@ void http_cached_put(struct http_cached *e)
 	MHD_destroy_response(e->plain);
 	if (e->gz)
 		MHD_destroy_response(e->gz);
+	json_decref(e->params);
+	free(e->what);
 	free(e->key);
 	free(e);
+}
+
+/* Queues e (referenced) for renewal, once; a full queue just lets it expire. */
+static void renew_soon(struct http_cached *e)
+{
+	if (!e->compute || atomic_exchange(&e->renewing, true))
+		return;
+	pthread_mutex_lock(&renew_mu);
+	if (renew_n < RENEW_QUEUE && !renew_stop) {
+		atomic_fetch_add(&e->refs, 1);
+		renew_q[renew_n++] = e;
+		pthread_cond_signal(&renew_cv);
+	}
+	pthread_mutex_unlock(&renew_mu);
 }
 
 void http_cache_invalidate(void)
@@ -89,6 +125,8 @@ struct http_cached *http_cache_get(const char *key)
 		atomic_fetch_add(&e->refs, 1);
 	}
 	pthread_mutex_unlock(&mu);
+	if (e && now - e->born_us >= ttl_us / 2)
+		renew_soon(e);
 	return e;
 }
 
@@ -174,8 +212,8 @@ uint64_t http_cache_generation(void)
 	return atomic_load(&generation);
 }
 
-struct http_cached *http_cache_put(uint64_t gen, const char *key, const char *body, size_t len, const char *type,
-				   unsigned flags)
+struct http_cached *http_cache_put(uint64_t gen, const char *key, const struct http_refill *rf, const char *body,
+				   size_t len, const char *type, unsigned flags)
 {
 	if (!ttl_us || !atomic_load(&watching) || gen != atomic_load(&generation))
 		return NULL;
@@ -184,6 +222,14 @@ struct http_cached *http_cache_put(uint64_t gen, const char *key, const char *bo
 		free(e);
 		return NULL;
 	}
+	if (rf && rf->compute && (e->what = strdup(rf->what))) {
+		/* a copy of its own: the refresher thread reads it while requests build new ones */
+		e->params = rf->params ? json_deep_copy(rf->params) : NULL;
+		if (!rf->params || e->params)
+			e->compute = rf->compute;
+	}
+	e->type = type;
+	e->flags = flags;
 	atomic_init(&e->refs, 2); /* the slot's and the caller's */
 	e->gen = gen;
 	e->born_us = http_mono_us();
@@ -201,6 +247,8 @@ struct http_cached *http_cache_put(uint64_t gen, const char *key, const char *bo
 	if (!e->plain) {
 		if (e->gz)
 			MHD_destroy_response(e->gz);
+		json_decref(e->params);
+		free(e->what);
 		free(e->key);
 		free(e);
 		return NULL;
@@ -288,6 +336,34 @@ static void *watch(void *arg)
 	return NULL;
 }
 
+/* ---- the refresher ---- */
+
+static void *refresh(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&renew_mu);
+	for (;;) {
+		while (!renew_n && !renew_stop)
+			pthread_cond_wait(&renew_cv, &renew_mu);
+		if (renew_stop)
+			break;
+		struct http_cached *e = renew_q[--renew_n];
+		pthread_mutex_unlock(&renew_mu);
+		uint64_t gen = atomic_load(&generation);
+		size_t len = 0;
+		char *body = e->compute(e->what, e->params, &len);
+		if (body) {
+			struct http_refill rf = { e->compute, e->what, e->params };
+			http_cached_put(http_cache_put(gen, e->key, &rf, body, len, e->type, e->flags));
+			free(body);
+		}
+		http_cached_put(e);
+		pthread_mutex_lock(&renew_mu);
+	}
+	pthread_mutex_unlock(&renew_mu);
+	return NULL;
+}
+
 int http_cache_start(unsigned ttl_ms)
 {
 	ttl_us = (uint64_t)ttl_ms * 1000;
@@ -298,11 +374,25 @@ int http_cache_start(unsigned ttl_ms)
 	if (rc)
 		return -rc;
 	watcher_started = true;
+	renew_stop = false;
+	if ((rc = pthread_create(&refresher, NULL, refresh, NULL)))
+		return -rc;
+	refresher_started = true;
 	return 0;
 }
 
 void http_cache_stop(void)
 {
+	if (refresher_started) {
+		pthread_mutex_lock(&renew_mu);
+		renew_stop = true;
+		pthread_cond_signal(&renew_cv);
+		pthread_mutex_unlock(&renew_mu);
+		pthread_join(refresher, NULL);
+		refresher_started = false;
+		while (renew_n)
+			http_cached_put(renew_q[--renew_n]);
+	}
 	if (watcher_started) {
 		atomic_store(&stop_watcher, true);
 		pthread_join(watcher, NULL);

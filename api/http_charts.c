@@ -151,18 +151,62 @@ out:
 	return rc;
 }
 
+enum chart_kind { UPTIME, SUBNETS, VENDORS, NO_CHART };
+
+static enum chart_kind chart_of(const char *name)
+{
+	return !strcmp(name, "uptime.svg") ? UPTIME : !strcmp(name, "subnets.svg") ? SUBNETS :
+	       !strcmp(name, "vendors.svg") ? VENDORS : NO_CHART;
+}
+
+static const char *report_of(enum chart_kind k)
+{
+	return k == UPTIME ? "report.series" : "report.network";
+}
+
+/* The chart drawn from its report: SVG text (malloc'ed), or NULL. */
+static char *draw(enum chart_kind k, const json_t *rep, size_t *len)
+{
+	char *svg = NULL;
+	FILE *f = open_memstream(&svg, len);
+	if (!f)
+		return NULL;
+	int rc;
+	if (k == UPTIME)
+		rc = draw_uptime(f, rep, (uint64_t)time(NULL));
+	else if (k == SUBNETS)
+		rc = draw_bars(f, "Devices by subnet", json_object_get(rep, "subnets"), "subnet", "?");
+	else
+		rc = draw_bars(f, "Devices by vendor", json_object_get(rep, "vendors"), "vendor", "unknown");
+	if (fclose(f) != 0 || rc != 0) {
+		free(svg);
+		return NULL;
+	}
+	return svg;
+}
+
+/* An http_compute_fn for the cache's refresher: what is the chart's name. */
+static char *compute_chart(const char *what, const json_t *params, size_t *len)
+{
+	enum chart_kind k = chart_of(what);
+	msgpack_zone *zone = NULL;
+	msgpack_object res;
+	char err[512];
+	if (k == NO_CHART || http_call(report_of(k), (json_t *)params, &zone, &res, err, sizeof(err)) != 0)
+		return NULL;
+	json_t *rep = http_msgpack_to_json(&res);
+	msgpack_zone_free(zone);
+	char *svg = rep ? draw(k, rep, len) : NULL;
+	json_decref(rep);
+	return svg;
+}
+
 enum MHD_Result http_chart(struct MHD_Connection *c, struct req *r, const char *url)
 {
 	const char *name = url + strlen("/api/charts/");
 	static const char *const allowed[] = { "since", "subnet", NULL };
-	enum { UPTIME, SUBNETS, VENDORS } which;
-	if (strcmp(name, "uptime.svg") == 0)
-		which = UPTIME;
-	else if (strcmp(name, "subnets.svg") == 0)
-		which = SUBNETS;
-	else if (strcmp(name, "vendors.svg") == 0)
-		which = VENDORS;
-	else
+	enum chart_kind k = chart_of(name);
+	if (k == NO_CHART)
 		return http_send_error(c, r, 404, NULL, "no chart '%.64s': uptime.svg, subnets.svg or vendors.svg", name);
 	enum MHD_Result ret = MHD_NO;
 	char key[HTTP_KEY_MAX];
@@ -172,28 +216,20 @@ enum MHD_Result http_chart(struct MHD_Connection *c, struct req *r, const char *
 	if (!params)
 		return ret;
 	uint64_t gen = http_cache_generation();
-	json_t *rep = http_call_json(c, r, which == UPTIME ? "report.series" : "report.network", params, &ret);
-	json_decref(params);
-	if (!rep)
+	json_t *rep = http_call_json(c, r, report_of(k), params, &ret);
+	if (!rep) {
+		json_decref(params);
 		return ret;
-	char *svg = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&svg, &len);
-	int rc = -1;
-	if (f) {
-		if (which == UPTIME)
-			rc = draw_uptime(f, rep, (uint64_t)time(NULL));
-		else if (which == SUBNETS)
-			rc = draw_bars(f, "Devices by subnet", json_object_get(rep, "subnets"), "subnet", "?");
-		else
-			rc = draw_bars(f, "Devices by vendor", json_object_get(rep, "vendors"), "vendor", "unknown");
-		if (fclose(f) != 0)
-			rc = -1;
 	}
+	size_t len = 0;
+	char *svg = draw(k, rep, &len);
 	json_decref(rep);
-	if (rc != 0) {
-		free(svg);
+	if (!svg) {
+		json_decref(params);
 		return http_send_error(c, r, 500, NULL, "drawing %s failed", name);
 	}
-	return http_send_text_cached(c, r, gen, key[0] ? key : NULL, svg, len, "image/svg+xml", R_ETAG);
+	struct http_refill rf = { compute_chart, name, params };
+	ret = http_send_text_cached(c, r, gen, key[0] ? key : NULL, &rf, svg, len, "image/svg+xml", R_ETAG);
+	json_decref(params);
+	return ret;
 }

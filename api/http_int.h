@@ -71,11 +71,15 @@ enum MHD_Result http_send_json(struct MHD_Connection *c, struct req *r, unsigned
 			       unsigned flags, const char *allow, const char *location);
 /* Sends j (taken) as a 200 JSON answer, first stored in the cache under key (gen: as read before
  * asking lnmtd; see http_cache_put). */
+struct http_refill;
 enum MHD_Result http_send_json_cached(struct MHD_Connection *c, struct req *r, uint64_t gen, const char *key,
-				      json_t *j, unsigned flags);
+				      const struct http_refill *rf, json_t *j, unsigned flags);
 /* The same for text (malloc'ed, taken) of the given type. */
 enum MHD_Result http_send_text_cached(struct MHD_Connection *c, struct req *r, uint64_t gen, const char *key,
-				      char *text, size_t len, const char *type, unsigned flags);
+				      const struct http_refill *rf, char *text, size_t len, const char *type,
+				      unsigned flags);
+/* j (taken) as compact JSON text with a trailing newline, malloc'ed; NULL if out of memory. */
+char *http_json_text(json_t *j, size_t *len);
 /* {"error": {"code": <name of status>, "message": ...}} */
 enum MHD_Result http_send_error(struct MHD_Connection *c, struct req *r, unsigned status, const char *allow,
 				const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -129,12 +133,26 @@ struct http_cached *http_cache_get(const char *key);
  * to cache). Cheap: no parsing, no allocation. */
 bool http_cache_answer(struct MHD_Connection *c, struct req *r, const char *url, char key[HTTP_KEY_MAX],
 		       unsigned flags, enum MHD_Result *ret);
+/*
+ * How an answer is computed again away from any request: popular answers are renewed in the
+ * background (by the cache's refresher thread) once half their TTL has passed, so that no
+ * request waits on lnmtd for them and no worker thread stalls its other connections. compute
+ * returns the body (malloc'ed, *len set), or NULL when it could not (the answer then simply
+ * expires). what and params are copied into the entry.
+ */
+typedef char *(*http_compute_fn)(const char *what, const json_t *params, size_t *len);
+struct http_refill {
+	http_compute_fn compute;
+	const char *what;
+	const json_t *params;   /* may be NULL */
+};
 /* The generation to pass to http_cache_put: read it before asking lnmtd. */
 uint64_t http_cache_generation(void);
-/* Stores body (copied; its answers carry the R_ETAG/R_NOSTORE headers of flags) under key and
- * returns it referenced; NULL when caching is off or something changed since gen was read. */
-struct http_cached *http_cache_put(uint64_t gen, const char *key, const char *body, size_t len, const char *type,
-				   unsigned flags);
+/* Stores body (copied; its answers carry the R_ETAG/R_NOSTORE headers of flags) under key, to
+ * be renewed with rf (NULL: never), and returns it referenced; NULL when caching is off or
+ * something changed since gen was read. */
+struct http_cached *http_cache_put(uint64_t gen, const char *key, const struct http_refill *rf, const char *body,
+				   size_t len, const char *type, unsigned flags);
 void http_cached_put(struct http_cached *e);
 enum MHD_Result http_cached_send(struct MHD_Connection *c, struct req *r, struct http_cached *e, unsigned flags);
 /* Everything cached is stale (lnmtd reported a change, or a request changed something). */

@@ -154,8 +154,8 @@ enum MHD_Result http_send_text(struct MHD_Connection *c, struct req *r, unsigned
 	return ret;
 }
 
-/* j (taken) as compact JSON text with a trailing newline (friendlier in terminals), or NULL. */
-static char *json_text(json_t *j, size_t *len)
+/* The trailing newline is friendlier in terminals. */
+char *http_json_text(json_t *j, size_t *len)
 {
 	char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
 	json_decref(j);
@@ -176,26 +176,27 @@ enum MHD_Result http_send_json(struct MHD_Connection *c, struct req *r, unsigned
 				 const char *allow, const char *location)
 {
 	size_t len;
-	char *text = json_text(j, &len);
+	char *text = http_json_text(j, &len);
 	if (!text)
 		return MHD_NO;
 	return http_send_text(c, r, status, text, len, "application/json", flags, allow, location);
 }
 
 enum MHD_Result http_send_json_cached(struct MHD_Connection *c, struct req *r, uint64_t gen, const char *key,
-				      json_t *j, unsigned flags)
+				      const struct http_refill *rf, json_t *j, unsigned flags)
 {
 	size_t len;
-	char *text = json_text(j, &len);
+	char *text = http_json_text(j, &len);
 	if (!text)
 		return MHD_NO;
-	return http_send_text_cached(c, r, gen, key, text, len, "application/json", flags);
+	return http_send_text_cached(c, r, gen, key, rf, text, len, "application/json", flags);
 }
 
 enum MHD_Result http_send_text_cached(struct MHD_Connection *c, struct req *r, uint64_t gen, const char *key,
-				      char *text, size_t len, const char *type, unsigned flags)
+				      const struct http_refill *rf, char *text, size_t len, const char *type,
+				      unsigned flags)
 {
-	struct http_cached *e = key ? http_cache_put(gen, key, text, len, type, flags) : NULL;
+	struct http_cached *e = key ? http_cache_put(gen, key, rf, text, len, type, flags) : NULL;
 	if (!e)
 		return http_send_text(c, r, 200, text, len, type, flags, NULL, NULL);
 	free(text);

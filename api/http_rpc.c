@@ -150,14 +150,29 @@ enum MHD_Result http_proxy(struct MHD_Connection *c, struct req *r, const char *
 	return http_send_json(c, r, status, j, flags & (R_ETAG | R_NOSTORE), NULL, location[0] ? location : NULL);
 }
 
+/* An http_compute_fn: the RPC call's result as JSON text. */
+static char *compute_rpc(const char *method, const json_t *params, size_t *len)
+{
+	msgpack_zone *zone = NULL;
+	msgpack_object res;
+	char err[512];
+	if (http_call(method, (json_t *)params, &zone, &res, err, sizeof(err)) != 0)
+		return NULL;
+	json_t *j = http_msgpack_to_json(&res);
+	msgpack_zone_free(zone);
+	return j ? http_json_text(j, len) : NULL;
+}
+
 enum MHD_Result http_proxy_cached(struct MHD_Connection *c, struct req *r, const char *key, const char *method,
 				  json_t *params, unsigned flags)
 {
 	enum MHD_Result ret = MHD_NO;
 	uint64_t gen = http_cache_generation();
 	json_t *j = http_call_json(c, r, method, params, &ret);
+	if (j) {
+		struct http_refill rf = { compute_rpc, method, params };
+		ret = http_send_json_cached(c, r, gen, key[0] ? key : NULL, &rf, j, flags);
+	}
 	json_decref(params);
-	if (!j)
-		return ret;
-	return http_send_json_cached(c, r, gen, key[0] ? key : NULL, j, flags);
+	return ret;
 }

@@ -95,22 +95,15 @@ static void histogram_print(FILE *f, const char *name, const char *help, size_t 
 	fprintf(f, "%s_count %" PRIu64 "\n", name, count);
 }
 
-enum MHD_Result http_health(struct MHD_Connection *c, struct req *r)
+/* The health answer: lnmtd's status and its last sweep; NULL when lnmtd does not answer (*rc
+ * and err say why). */
+static json_t *health_json(int *rc, char *err, size_t errlen)
 {
-	char key[HTTP_KEY_MAX];
-	enum MHD_Result ret;
-	if (http_cache_answer(c, r, "/api/health", key, R_NOSTORE, &ret))
-		return ret;
-	uint64_t gen = http_cache_generation();
 	msgpack_zone *zone = NULL;
 	msgpack_object res;
-	char err[512];
-	int rc = http_call("system.status", NULL, &zone, &res, err, sizeof(err));
-	if (rc != 0) {
-		json_t *j = json_pack("{s:s,s:{s:s,s:s}}", "daemon", "down", "error", "code", http_rpc_code_name(rc),
-				      "message", err);
-		return http_send_json(c, r, 503, j, R_NOSTORE, NULL, NULL);
-	}
+	*rc = http_call("system.status", NULL, &zone, &res, err, errlen);
+	if (*rc != 0)
+		return NULL;
 	json_t *st = http_msgpack_to_json(&res);
 	msgpack_zone_free(zone);
 	json_t *out = json_object();
@@ -124,10 +117,8 @@ enum MHD_Result http_health(struct MHD_Connection *c, struct req *r)
 	}
 	json_decref(st);
 	json_t *lp = json_pack("{s:i}", "limit", 1);
-	rc = http_call("scan.list", lp, &zone, &res, err, sizeof(err));
-	json_decref(lp);
 	json_t *last = json_null();
-	if (rc == 0) {
+	if (http_call("scan.list", lp, &zone, &res, err, errlen) == 0) {
 		json_t *l = http_msgpack_to_json(&res);
 		msgpack_zone_free(zone);
 		json_t *s0 = json_array_get(json_object_get(l, "sweeps"), 0);
@@ -137,8 +128,38 @@ enum MHD_Result http_health(struct MHD_Connection *c, struct req *r)
 		}
 		json_decref(l);
 	}
+	json_decref(lp);
 	json_object_set_new(out, "last_sweep", last);
-	return http_send_json_cached(c, r, gen, key[0] ? key : NULL, out, R_NOSTORE);
+	return out;
+}
+
+/* An http_compute_fn for the cache's refresher. */
+static char *compute_health(const char *what, const json_t *params, size_t *len)
+{
+	(void)what, (void)params;
+	int rc;
+	char err[512];
+	json_t *j = health_json(&rc, err, sizeof(err));
+	return j ? http_json_text(j, len) : NULL;
+}
+
+enum MHD_Result http_health(struct MHD_Connection *c, struct req *r)
+{
+	char key[HTTP_KEY_MAX];
+	enum MHD_Result ret;
+	if (http_cache_answer(c, r, "/api/health", key, R_NOSTORE, &ret))
+		return ret;
+	uint64_t gen = http_cache_generation();
+	int rc;
+	char err[512];
+	json_t *out = health_json(&rc, err, sizeof(err));
+	if (!out) {
+		json_t *j = json_pack("{s:s,s:{s:s,s:s}}", "daemon", "down", "error", "code", http_rpc_code_name(rc),
+				      "message", err);
+		return http_send_json(c, r, 503, j, R_NOSTORE, NULL, NULL);
+	}
+	struct http_refill rf = { compute_health, "health", NULL };
+	return http_send_json_cached(c, r, gen, key[0] ? key : NULL, &rf, out, R_NOSTORE);
 }
 
 static void metric_counter(FILE *f, const char *name, const char *help, const char *type)
