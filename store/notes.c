@@ -231,9 +231,14 @@ static int get_note(struct store *st, MDB_txn *txn, uint32_t ip, struct store_no
 int store_notes_fill(struct store *st, MDB_txn *txn, struct store_device *d)
 {
 	struct store_note n;
-	int rc = get_note(st, txn, d->ip, &n);
+	MDB_stat ms;
 
 	d->name[0] = d->note[0] = '\0';
+	/* most stores name nothing: one look at the database's header is cheaper than a lookup
+	 * (point lookups went from 1.9 to 1.5 M/s when every one also searched the notes) */
+	if (!st->has_notes || (mdb_stat(txn, st->db_notes, &ms) == 0 && ms.ms_entries == 0))
+		return 0;
+	int rc = get_note(st, txn, d->ip, &n);
 	if (rc == MDB_NOTFOUND || rc == -EBADMSG)
 		return 0; /* a damaged note reads as none; store_check reports it */
 	if (rc)
