@@ -234,8 +234,7 @@ int store_notes_fill(struct store *st, MDB_txn *txn, struct store_device *d)
 	MDB_stat ms;
 
 	d->name[0] = d->note[0] = '\0';
-	/* most stores name nothing: one look at the database's header is cheaper than a lookup
-	 * (point lookups went from 1.9 to 1.5 M/s when every one also searched the notes) */
+	/* most stores name nothing: a look at the database's header is cheaper than a search */
 	if (!st->has_notes || (mdb_stat(txn, st->db_notes, &ms) == 0 && ms.ms_entries == 0))
 		return 0;
 	int rc = get_note(st, txn, d->ip, &n);
