@@ -14,7 +14,7 @@
 
 #include <criterion/criterion.h>
 
-#include "../lab_env.h"
+#include "../lab_proc.h"
 #include <criterion/logging.h>
 
 #include <errno.h>
@@ -36,65 +36,28 @@
 
 extern char **environ;
 
-#define START_MS 15000
 #define NOTE_MS 30000
 
-/* ---- running programs ---- */
+/* ---- running programs (tests/lab_proc.h) ---- */
 
-struct out {
-	int status; /* exit code, or 128 + signal */
-	char buf[65536];
-	size_t len;
-};
-
-/* Runs argv, stdout and stderr together into o->buf (truncated), waits for it. */
-static void run_capture(char *const argv[], struct out *o)
+/* Runs argv to its end, stdout and stderr together in o->out. What o held is freed first (start
+ * from { 0 }); free the last with lab_run_free(). */
+static void run_capture(char *const argv[], struct lab_run *o)
 {
-	int p[2];
-
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
-		if (null < 0 || dup2(null, 0) < 0 || dup2(p[1], 1) < 0 || dup2(p[1], 2) < 0)
-			_exit(126);
-		execvp(argv[0], argv);
-		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(p[1]);
-	o->len = 0;
-	for (;;) {
-		ssize_t n = read(p[0], o->buf + o->len, sizeof(o->buf) - 1 - o->len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		o->len += (size_t)n;
-		if (o->len == sizeof(o->buf) - 1) {
-			char sink[4096];
-			while (read(p[0], sink, sizeof(sink)) > 0)
-				;
-			break;
-		}
-	}
-	o->buf[o->len] = '\0';
-	close(p[0]);
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		cr_assert_eq(errno, EINTR);
-	o->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	lab_run_free(o);
+	*o = lab_capture(argv, LAB_RUN_MERGE);
 }
 
 static bool have_lab_tools(void)
 {
 	if (geteuid() != 0)
 		return false;
-	struct out o;
+	struct lab_run o = { 0 };
 	char *argv[] = { "ip", "netns", "list", NULL };
 	run_capture(argv, &o);
-	return o.status == 0;
+	int status = o.status;
+	lab_run_free(&o);
+	return status == 0;
 }
 
 /* Skips (never passes) where the lab cannot exist; brings it up at its defaults otherwise. */
@@ -105,20 +68,17 @@ static void need_lab(void)
 			     (unsigned)geteuid());
 	if (!have_lab_tools())
 		cr_skip_test("'ip netns' is unavailable");
-	struct out o;
+	struct lab_run o = { 0 };
 	char *argv[] = { (char *)need_env("LNMT_LAB_SCRIPT"), "up", NULL };
 	run_capture(argv, &o);
-	cr_assert_eq(o.status, 0, "tools/lab up failed (exit %d): %s", o.status, o.buf);
+	cr_assert_eq(o.status, 0, "tools/lab up failed (exit %d): %s", o.status, o.out);
+	lab_run_free(&o);
 }
 
 /* ---- the daemon ---- */
 
 struct lnmtd {
-	pid_t pid;
-	int pidfd;
-	int err_fd;              /* its stderr */
-	char log[65536];
-	size_t log_len;
+	struct lab_proc proc;
 	char dir[64], sock[128], db[128];
 };
 
@@ -130,30 +90,6 @@ static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ft
 {
 	(void)sb, (void)flag, (void)ftw;
 	return remove(p);
-}
-
-/* Appends what the daemon logged to D.log, waiting up to ms for something. */
-static bool read_log(struct lnmtd *d, int ms)
-{
-	struct pollfd pfd = { .fd = d->err_fd, .events = POLLIN };
-
-	if (d->err_fd < 0 || poll(&pfd, 1, ms) <= 0)
-		return false;
-	ssize_t n = read(d->err_fd, d->log + d->log_len, sizeof(d->log) - 1 - d->log_len);
-	if (n <= 0) {
-		close(d->err_fd);
-		d->err_fd = -1;
-		return false;
-	}
-	d->log_len += (size_t)n;
-	d->log[d->log_len] = '\0';
-	return true;
-}
-
-static void drain_log(struct lnmtd *d)
-{
-	while (read_log(d, 0))
-		;
 }
 
 static void make_dirs(struct lnmtd *d)
@@ -168,108 +104,42 @@ static void make_dirs(struct lnmtd *d)
  * logs "listening"; asserts the whole log when it does not. */
 static void start_lnmtd(struct lnmtd *d, const char *const *extra)
 {
-	char *argv[24] = { "ip", "netns", "exec", (char *)scan_ns(), (char *)need_env("LNMTD_BIN"), "--foreground",
-			   "--socket", d->sock, "--db", d->db };
-	int n = 10, p[2];
-
-	for (; extra && *extra; extra++)
-		argv[n++] = (char *)*extra;
-	argv[n] = NULL;
-	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
-	d->log_len = 0;
-	d->log[0] = '\0';
-	d->pid = fork();
-	cr_assert_neq(d->pid, -1);
-	if (d->pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(p[1], 2) < 0)
-			_exit(126);
-		/* ip netns exec execs the program itself: this pid is lnmtd's. */
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(p[1]);
-	d->err_fd = p[0];
-	d->pidfd = (int)syscall(SYS_pidfd_open, d->pid, 0);
-	cr_assert_geq(d->pidfd, 0, "pidfd_open: %s", strerror(errno));
-	uint64_t deadline = now_ms() + START_MS;
-	while (!strstr(d->log, "lnmtd: listening on ")) {
-		if (!read_log(d, left_ms(deadline)) && (d->err_fd < 0 || !left_ms(deadline)))
-			cr_assert_fail("lnmtd did not start listening within %d ms; its log:\n%s", START_MS, d->log);
-	}
-}
-
-/* Waits up to ms for the daemon to exit; its exit code, or 128 + signal, or -1 on timeout. */
-static int wait_exit(struct lnmtd *d, int ms)
-{
-	uint64_t deadline = now_ms() + (uint64_t)ms;
-
-	for (;;) {
-		struct pollfd fds[2] = { { .fd = d->pidfd, .events = POLLIN }, { .fd = d->err_fd, .events = POLLIN } };
-		int n = poll(fds, d->err_fd >= 0 ? 2 : 1, left_ms(deadline));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (fds[1].revents)
-			read_log(d, 0);
-		if (fds[0].revents) {
-			int st;
-			while (waitpid(d->pid, &st, 0) < 0)
-				cr_assert_eq(errno, EINTR);
-			drain_log(d);
-			close(d->pidfd);
-			d->pid = 0;
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		}
-		if (!left_ms(deadline))
-			return -1;
-	}
-}
-
-static int stop_lnmtd(struct lnmtd *d)
-{
-	if (!d->pid)
-		return 0;
-	kill(d->pid, SIGTERM);
-	int rc = wait_exit(d, 20000);
-	if (rc < 0) {
-		kill(d->pid, SIGKILL);
-		wait_exit(d, 5000);
-	}
-	return rc;
+	lab_start_lnmtd(&d->proc, d->sock, d->db, extra);
 }
 
 static void setup(void)
 {
 	memset(&D, 0, sizeof(D));
-	D.err_fd = -1;
+	lab_proc_init(&D.proc);
 	make_dirs(&D);
 }
 
 static void teardown(void)
 {
-	if (D.pid) {
-		int rc = stop_lnmtd(&D);
+	if (D.proc.pid) {
+		int rc = lab_stop_server(&D.proc);
 		if (rc != 0)
-			cr_log_error("lnmtd exited %d at teardown; its log:\n%s", rc, D.log);
+			cr_log_error("lnmtd exited %d at teardown; its log:\n%s", rc, D.proc.log);
 	}
-	if (D.err_fd >= 0)
-		close(D.err_fd);
+	lab_proc_close(&D.proc);
 	if (D.dir[0])
 		nftw(D.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	if (lab_changed) {
-		struct out o;
+		struct lab_run o = { 0 };
 		char *argv[] = { (char *)need_env("LNMT_LAB_SCRIPT"), "up", NULL };
 		lab_changed = false;
 		run_capture(argv, &o);
 		if (o.status)
-			cr_log_error("restoring the lab defaults failed (exit %d): %s", o.status, o.buf);
+			cr_log_error("restoring the lab defaults failed (exit %d): %s", o.status, o.out);
+		lab_run_free(&o);
 	}
 	if (lab_route[0]) {
-		struct out o;
+		struct lab_run o = { 0 };
 		char *argv[] = { "ip", "-n", (char *)scan_ns(), "route", "del", lab_route, NULL };
 		run_capture(argv, &o);
 		if (o.status)
-			cr_log_error("removing the route to %s failed (exit %d): %s", lab_route, o.status, o.buf);
+			cr_log_error("removing the route to %s failed (exit %d): %s", lab_route, o.status, o.out);
+		lab_run_free(&o);
 		lab_route[0] = '\0';
 	}
 }
@@ -456,7 +326,7 @@ static void wait_note(struct rpc_client *c, const char *method, const char *key,
 		r.code = rpc_recv(c, left_ms(deadline), &type, NULL, name, sizeof(name), &r.zone, &r.o, NULL, r.err,
 				  sizeof(r.err));
 		cr_assert_eq(r.code, 0, "waiting %d ms for %s: %s; lnmtd's log:\n%s", NOTE_MS, method, strerror(-r.code),
-			     (drain_log(&D), D.log));
+			     (lab_proc_drain(&D.proc), D.proc.log));
 		if (type != 2) {
 			result_free(&r);
 			continue;
@@ -496,23 +366,25 @@ static uint64_t scan_start(struct rpc_client *c, struct params *p)
 /* Addresses alive in the lab inside cidr (tools/lab truth). */
 static unsigned lab_truth_count(const char *cidr)
 {
-	struct out o;
+	struct lab_run o = { 0 };
 	char *argv[] = { (char *)need_env("LNMT_LAB_SCRIPT"), "truth", (char *)cidr, NULL };
 	run_capture(argv, &o);
-	cr_assert_eq(o.status, 0, "tools/lab truth failed: %s", o.buf);
+	cr_assert_eq(o.status, 0, "tools/lab truth failed: %s", o.out);
 	unsigned n = 0;
-	for (size_t i = 0; i < o.len; i++)
-		n += o.buf[i] == '\n';
+	for (size_t i = 0; i < o.out_len; i++)
+		n += o.out[i] == '\n';
+	lab_run_free(&o);
 	return n;
 }
 
 static void lab_config(const char *alive)
 {
-	struct out o;
+	struct lab_run o = { 0 };
 	char *argv[] = { (char *)need_env("LNMT_LAB_SCRIPT"), "up", "--alive", (char *)alive, NULL };
 	lab_changed = true;
 	run_capture(argv, &o);
-	cr_assert_eq(o.status, 0, "tools/lab up --alive %s failed: %s", alive, o.buf);
+	cr_assert_eq(o.status, 0, "tools/lab up --alive %s failed: %s", alive, o.out);
+	lab_run_free(&o);
 }
 
 /* ---- tests ---- */
@@ -630,7 +502,7 @@ Test(daemon, status_sweep_and_devices)
 	cr_assert_eq(get_u64(&r.o, "sweeps_done"), 1);
 	result_free(&r);
 	rpc_client_close(c);
-	cr_assert_eq(stop_lnmtd(&D), 0, "lnmtd's exit at SIGTERM; log:\n%s", D.log);
+	cr_assert_eq(lab_stop_server(&D.proc), 0, "lnmtd's exit at SIGTERM; log:\n%s", D.proc.log);
 }
 
 /* Calls scan.start (or method) with p and expects error code with msg in its message. */
@@ -714,7 +586,7 @@ Test(daemon, bad_params)
 	cr_assert_geq(get_u64(get(&r.o, "counters"), "errors"), 18);
 	result_free(&r);
 	rpc_client_close(c);
-	cr_assert_eq(stop_lnmtd(&D), 0);
+	cr_assert_eq(lab_stop_server(&D.proc), 0);
 }
 
 /* One devices.import entry {ip, name?, note?} (NULL: left out). */
@@ -920,7 +792,7 @@ Test(daemon, annotate_and_import)
 	p_u64(p, "after", 1);
 	expect_error(c, "sweeps.list", p, RPC_E_BAD_PARAMS, "unknown param 'after'");
 	rpc_client_close(c);
-	cr_assert_eq(stop_lnmtd(&D), 0);
+	cr_assert_eq(lab_stop_server(&D.proc), 0);
 }
 
 Test(daemon, device_transitions)
@@ -935,7 +807,7 @@ Test(daemon, device_transitions)
 	fclose(f);
 	const char *extra[] = { "--config", cfg, NULL };
 	start_lnmtd(&D, extra);
-	cr_assert(strstr(D.log, "OFFLINE_AFTER=1"), "config not applied; log:\n%s", D.log);
+	cr_assert(strstr(D.proc.log, "OFFLINE_AFTER=1"), "config not applied; log:\n%s", D.proc.log);
 	struct rpc_client *c = connect_to(&D);
 	subscribe(c, "scan", "device");
 	struct seen s = { 0 };
@@ -995,7 +867,7 @@ Test(daemon, device_transitions)
 	cr_assert_eq(get(&r.o, "next")->type, MSGPACK_OBJECT_NIL);
 	result_free(&r);
 	rpc_client_close(c);
-	cr_assert_eq(stop_lnmtd(&D), 0);
+	cr_assert_eq(lab_stop_server(&D.proc), 0);
 }
 
 Test(daemon, device_many_for_a_large_first_sweep)
@@ -1020,7 +892,7 @@ Test(daemon, device_many_for_a_large_first_sweep)
 	result_free(&done);
 	cr_assert_eq(s.dev_new + s.dev_up + s.dev_down, 0, "one by one notifications: %u", s.dev_new);
 	rpc_client_close(c);
-	cr_assert_eq(stop_lnmtd(&D), 0);
+	cr_assert_eq(lab_stop_server(&D.proc), 0);
 }
 
 struct runs_seen {
@@ -1123,7 +995,7 @@ Test(daemon, jobs_run_skip_and_survive_restart)
 	result_free(&done);
 	rpc_client_close(c);
 	/* Its run is recorded by the sweep thread after scan.done: SIGTERM waits for that thread. */
-	cr_assert_eq(stop_lnmtd(&D), 0, "log:\n%s", D.log);
+	cr_assert_eq(lab_stop_server(&D.proc), 0, "log:\n%s", D.proc.log);
 
 	start_lnmtd(&D, NULL);
 	c = connect_to(&D);
@@ -1139,7 +1011,7 @@ Test(daemon, jobs_run_skip_and_survive_restart)
 	cr_assert_eq(get(j, "running")->type, MSGPACK_OBJECT_NIL, "not due again for an hour");
 	result_free(&r);
 	rpc_client_close(c);
-	cr_assert_eq(stop_lnmtd(&D), 0);
+	cr_assert_eq(lab_stop_server(&D.proc), 0);
 }
 
 Test(daemon, sigterm_stores_the_interrupted_sweep)
@@ -1163,7 +1035,7 @@ Test(daemon, sigterm_stores_the_interrupted_sweep)
 	result_free(&prog);
 
 	uint64_t t0 = now_ms();
-	kill(D.pid, SIGTERM);
+	kill(D.proc.pid, SIGTERM);
 	/* The client still hears the sweep end before the server closes. */
 	struct result done;
 	wait_note(c, "scan.done", "id", id, &s, &done);
@@ -1174,22 +1046,23 @@ Test(daemon, sigterm_stores_the_interrupted_sweep)
 	cr_assert_lt(live, 65536);
 	result_free(&done);
 	rpc_client_close(c);
-	int rc = wait_exit(&D, 20000);
-	cr_assert_eq(rc, 0, "lnmtd exit after SIGTERM: %d; log:\n%s", rc, D.log);
+	int rc = lab_proc_wait(&D.proc, LAB_STOP_MS);
+	cr_assert_eq(rc, 0, "lnmtd exit after SIGTERM: %d; log:\n%s", rc, D.proc.log);
 	cr_log_info("lnmtd stopped %llu ms after SIGTERM", (unsigned long long)(now_ms() - t0));
-	cr_assert(strstr(D.log, "SIGTERM"), "log:\n%s", D.log);
-	cr_assert(strstr(D.log, "lnmtd: stopped"), "log:\n%s", D.log);
+	cr_assert(strstr(D.proc.log, "SIGTERM"), "log:\n%s", D.proc.log);
+	cr_assert(strstr(D.proc.log, "lnmtd: stopped"), "log:\n%s", D.proc.log);
 
 	/* The store says what happened, to the CLI as to anyone. */
-	struct out o;
+	struct lab_run o = { 0 };
 	char *argv[] = { (char *)need_env("LNMT_BIN"), "sweeps", "--db", D.db, "-f", "jsonl", NULL };
 	run_capture(argv, &o);
-	cr_assert_eq(o.status, 0, "lnmt sweeps: %s", o.buf);
+	cr_assert_eq(o.status, 0, "lnmt sweeps: %s", o.out);
 	char want[64];
 	snprintf(want, sizeof(want), "{\"id\":%llu,", (unsigned long long)id);
-	cr_assert(!strncmp(o.buf, want, strlen(want)), "lnmt sweeps: %s", o.buf);
-	cr_assert(strstr(o.buf, "\"ended\":\"interrupted\""), "lnmt sweeps: %s", o.buf);
-	cr_assert(strstr(o.buf, "\"complete\":true"), "lnmt sweeps: %s", o.buf);
+	cr_assert(!strncmp(o.out, want, strlen(want)), "lnmt sweeps: %s", o.out);
+	cr_assert(strstr(o.out, "\"ended\":\"interrupted\""), "lnmt sweeps: %s", o.out);
+	cr_assert(strstr(o.out, "\"complete\":true"), "lnmt sweeps: %s", o.out);
+	lab_run_free(&o);
 }
 
 Test(daemon, python_client)
@@ -1209,24 +1082,22 @@ Test(daemon, python_client)
 	result_free(&done);
 	rpc_client_close(c);
 
-	struct out o;
+	struct lab_run o = { 0 };
 	char *argv[] = { "/usr/bin/python3", (char *)need_env("LNMT_RPC_PY"), D.sock, NULL };
 	run_capture(argv, &o);
 	if (o.status == 77)
-		cr_skip_test("%s", o.buf);
-	cr_assert_eq(o.status, 0, "test_rpc.py failed (exit %d):\n%s", o.status, o.buf);
-	cr_log_info("test_rpc.py:\n%s", o.buf);
-	cr_assert_eq(stop_lnmtd(&D), 0);
+		cr_skip_test("%s", o.out);
+	cr_assert_eq(o.status, 0, "test_rpc.py failed (exit %d):\n%s", o.status, o.out);
+	cr_log_info("test_rpc.py:\n%s", o.out);
+	lab_run_free(&o);
+	cr_assert_eq(lab_stop_server(&D.proc), 0);
 }
 
 /* Waits until the daemon's log holds text. */
 static void wait_log(struct lnmtd *d, const char *text)
 {
-	uint64_t deadline = now_ms() + START_MS;
-
-	while (!strstr(d->log, text))
-		if (!read_log(d, left_ms(deadline)) && !left_ms(deadline))
-			cr_assert_fail("lnmtd did not log '%s' within %d ms; its log:\n%s", text, START_MS, d->log);
+	if (!lab_proc_read_until(&d->proc, text, LAB_START_MS))
+		cr_assert_fail("lnmtd did not log '%s' within %d ms; its log:\n%s", text, LAB_START_MS, d->proc.log);
 }
 
 Test(daemon, sighup_reloads_and_busy)
@@ -1246,9 +1117,9 @@ Test(daemon, sighup_reloads_and_busy)
 	f = fopen(cfg, "w");
 	fprintf(f, "# one at a time\nMAX_SWEEPS=1\nDEFAULT_RATE=1000\n");
 	fclose(f);
-	kill(D.pid, SIGHUP);
+	kill(D.proc.pid, SIGHUP);
 	wait_log(&D, "SIGHUP: reloaded");
-	cr_assert(strstr(D.log, "MAX_SWEEPS=1"), "log:\n%s", D.log);
+	cr_assert(strstr(D.proc.log, "MAX_SWEEPS=1"), "log:\n%s", D.proc.log);
 	struct result r = call_ok(c, "system.status", NULL);
 	cr_assert_eq(get_u64(&r.o, "max_sweeps"), 1);
 	result_free(&r);
@@ -1276,14 +1147,14 @@ Test(daemon, sighup_reloads_and_busy)
 	f = fopen(cfg, "w");
 	fprintf(f, "MAX_SWEEPS=1\nDEFAULT_RATE=1000\nOFFLINE_AFTER=3\n");
 	fclose(f);
-	kill(D.pid, SIGHUP);
+	kill(D.proc.pid, SIGHUP);
 	wait_log(&D, "OFFLINE_AFTER applies once the running sweeps end");
 
 	/* A bad config on SIGHUP keeps the old one and says why. */
 	f = fopen(cfg, "w");
 	fprintf(f, "MAX_SWEEPS=lots\n");
 	fclose(f);
-	kill(D.pid, SIGHUP);
+	kill(D.proc.pid, SIGHUP);
 	wait_log(&D, "config not reloaded");
 	r = call_ok(c, "system.status", NULL);
 	cr_assert_eq(get_u64(&r.o, "max_sweeps"), 1);
@@ -1315,7 +1186,7 @@ Test(daemon, sighup_reloads_and_busy)
 	cr_assert_eq(get(&r.o, "devices")->via.array.size, 16);
 	result_free(&r);
 	rpc_client_close(c);
-	cr_assert_eq(stop_lnmtd(&D), 0);
+	cr_assert_eq(lab_stop_server(&D.proc), 0);
 }
 
 Test(daemon, runs_as_user_with_cap_net_raw_only)
@@ -1326,10 +1197,10 @@ Test(daemon, runs_as_user_with_cap_net_raw_only)
 		cr_skip_test("no user 'nobody' to run as");
 	const char *extra[] = { "--user", "nobody", NULL };
 	start_lnmtd(&D, extra);
-	cr_assert(strstr(D.log, "lnmtd: running as nobody with CAP_NET_RAW only"), "log:\n%s", D.log);
+	cr_assert(strstr(D.proc.log, "lnmtd: running as nobody with CAP_NET_RAW only"), "log:\n%s", D.proc.log);
 
 	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)D.pid);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)D.proc.pid);
 	FILE *f = fopen(path, "r");
 	cr_assert_not_null(f);
 	bool uid_ok = false, cap_ok = false;
@@ -1363,26 +1234,26 @@ Test(daemon, runs_as_user_with_cap_net_raw_only)
 	cr_assert_eq(get_u64(&done.o, "live"), 16);
 	result_free(&done);
 	rpc_client_close(c);
-	cr_assert_eq(stop_lnmtd(&D), 0, "log:\n%s", D.log);
+	cr_assert_eq(lab_stop_server(&D.proc), 0, "log:\n%s", D.proc.log);
 }
 
 /* Start errors and usage need no lab, only the binary. */
 Test(daemon, start_errors_and_usage)
 {
 	const char *bin = need_env("LNMTD_BIN");
-	struct out o;
+	struct lab_run o = { 0 };
 
 	char *help[] = { (char *)bin, "--help", NULL };
 	run_capture(help, &o);
 	cr_assert_eq(o.status, 0);
-	cr_assert(strstr(o.buf, "Usage: lnmtd") && strstr(o.buf, "Examples:"), "%s", o.buf);
+	cr_assert(strstr(o.out, "Usage: lnmtd") && strstr(o.out, "Examples:"), "%s", o.out);
 	char *bad[] = { (char *)bin, "--frobnicate", NULL };
 	run_capture(bad, &o);
-	cr_assert_eq(o.status, 2, "unknown option: exit %d %s", o.status, o.buf);
-	cr_assert(strstr(o.buf, "--frobnicate") && strstr(o.buf, "lnmtd --help"), "%s", o.buf);
+	cr_assert_eq(o.status, 2, "unknown option: exit %d %s", o.status, o.out);
+	cr_assert(strstr(o.out, "--frobnicate") && strstr(o.out, "lnmtd --help"), "%s", o.out);
 	char *extra[] = { (char *)bin, "now", NULL };
 	run_capture(extra, &o);
-	cr_assert_eq(o.status, 2, "%s", o.buf);
+	cr_assert_eq(o.status, 2, "%s", o.out);
 
 	/* A store that cannot be: a file where the directory should be. */
 	char notdir[160];
@@ -1392,27 +1263,30 @@ Test(daemon, start_errors_and_usage)
 	fclose(f);
 	char *baddb[] = { (char *)bin, "--foreground", "--socket", D.sock, "--db", notdir, NULL };
 	run_capture(baddb, &o);
-	cr_assert_eq(o.status, 1, "bad --db: exit %d %s", o.status, o.buf);
-	cr_assert(strstr(o.buf, "lnmtd: cannot open the store") && !strchr(strchr(o.buf, '\n') + 1, '\n'),
-		  "one clear line expected: %s", o.buf);
+	cr_assert_eq(o.status, 1, "bad --db: exit %d %s", o.status, o.out);
+	cr_assert(strstr(o.out, "lnmtd: cannot open the store") && !strchr(strchr(o.out, '\n') + 1, '\n'),
+		  "one clear line expected: %s", o.out);
 
 	char *badcfg[] = { (char *)bin, "--foreground", "--socket", D.sock, "--db", D.db, "--config", notdir, NULL };
 	f = fopen(notdir, "w");
 	fprintf(f, "MAX_SWEEPS=99\n");
 	fclose(f);
 	run_capture(badcfg, &o);
-	cr_assert_eq(o.status, 1, "bad config: exit %d %s", o.status, o.buf);
-	cr_assert(strstr(o.buf, "MAX_SWEEPS=99") && strstr(o.buf, ":1:"), "%s", o.buf);
+	cr_assert_eq(o.status, 1, "bad config: exit %d %s", o.status, o.out);
+	cr_assert(strstr(o.out, "MAX_SWEEPS=99") && strstr(o.out, ":1:"), "%s", o.out);
 
 	/* The socket in use: the second daemon says so and exits 1. Root only (namespaces). */
-	if (!have_lab_tools())
+	if (!have_lab_tools()) {
+		lab_run_free(&o);
 		return;
+	}
 	start_lnmtd(&D, NULL);
 	char *second[] = { (char *)bin, "--foreground", "--socket", D.sock, "--db", D.db, NULL };
 	run_capture(second, &o);
-	cr_assert_eq(o.status, 1, "socket in use: exit %d %s", o.status, o.buf);
-	cr_assert(strstr(o.buf, "another server is listening"), "%s", o.buf);
-	cr_assert_eq(stop_lnmtd(&D), 0);
+	cr_assert_eq(o.status, 1, "socket in use: exit %d %s", o.status, o.out);
+	cr_assert(strstr(o.out, "another server is listening"), "%s", o.out);
+	lab_run_free(&o);
+	cr_assert_eq(lab_stop_server(&D.proc), 0);
 }
 
 static bool nothing_ran;
@@ -1510,7 +1384,7 @@ Test(daemon, route_failure_ends_the_sweep_failed)
 	cr_assert_eq(get_u64(&r.o, "sweeps_running"), 0);
 	result_free(&r);
 	rpc_client_close(c);
-	cr_assert_eq(stop_lnmtd(&D), 0, "log:\n%s", D.log);
+	cr_assert_eq(lab_stop_server(&D.proc), 0, "log:\n%s", D.proc.log);
 }
 
 Test(daemon, scan_start_does_not_wait_for_the_gateway)
@@ -1519,11 +1393,12 @@ Test(daemon, scan_start_does_not_wait_for_the_gateway)
 	/* A routed /28 whose gateway, 198.18.0.3, nobody answers ARP for: resolving it takes lnmt's
 	 * whole ARP attempt (three requests, 200 ms apart) and then fails. */
 	snprintf(lab_route, sizeof(lab_route), "198.19.255.240/28");
-	struct out o;
+	struct lab_run o = { 0 };
 	char *add[] = { "ip", "-n", (char *)scan_ns(), "route", "replace", lab_route, "via", "198.18.0.3", "dev", "lab0",
 			NULL };
 	run_capture(add, &o);
-	cr_assert_eq(o.status, 0, "adding the route to %s: %s", lab_route, o.buf);
+	cr_assert_eq(o.status, 0, "adding the route to %s: %s", lab_route, o.out);
+	lab_run_free(&o);
 	start_lnmtd(&D, NULL);
 	struct rpc_client *c = connect_to(&D), *other = connect_to(&D);
 	subscribe(c, "scan", NULL);
@@ -1553,9 +1428,9 @@ Test(daemon, scan_start_does_not_wait_for_the_gateway)
 	cr_assert_eq(get_u64(&r.o, "sweeps_running"), 0);
 	cr_assert_eq(get_u64(&r.o, "sweeps_done"), 1);
 	result_free(&r);
-	drain_log(&D);
-	cr_assert(strstr(D.log, "did not answer ARP") && !strstr(D.log, "started"), "log:\n%s", D.log);
+	lab_proc_drain(&D.proc);
+	cr_assert(strstr(D.proc.log, "did not answer ARP") && !strstr(D.proc.log, "started"), "log:\n%s", D.proc.log);
 	rpc_client_close(other);
 	rpc_client_close(c);
-	cr_assert_eq(stop_lnmtd(&D), 0, "log:\n%s", D.log);
+	cr_assert_eq(lab_stop_server(&D.proc), 0, "log:\n%s", D.proc.log);
 }

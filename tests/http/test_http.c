@@ -11,7 +11,7 @@
  */
 #include <criterion/criterion.h>
 
-#include "../lab_env.h"
+#include "../lab_proc.h"
 #include <criterion/logging.h>
 
 #include <arpa/inet.h>
@@ -32,110 +32,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#define START_MS 15000
 #define IO_MS 15000
 
 /* ---- programs ---- */
 
-struct proc {
-	pid_t pid;
-	int err_fd;
-	char log[32768];
-	size_t log_len;
-};
-
-static struct proc DAEMON, HTTP;
+static struct lab_proc DAEMON, HTTP;
 static char dir[64], sock[128], db[128];
 
+/* Runs argv, its stdout discarded and its stderr in the test's log; its exit status. */
 static int run_wait(char *const argv[])
 {
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1);
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0)
-			_exit(126);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		cr_assert_eq(errno, EINTR);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static bool read_log(struct proc *p, int ms)
-{
-	struct pollfd pfd = { .fd = p->err_fd, .events = POLLIN };
-	if (p->err_fd < 0 || poll(&pfd, 1, ms) <= 0)
-		return false;
-	ssize_t n = read(p->err_fd, p->log + p->log_len, sizeof(p->log) - 1 - p->log_len);
-	if (n <= 0) {
-		close(p->err_fd);
-		p->err_fd = -1;
-		return false;
-	}
-	p->log_len += (size_t)n;
-	p->log[p->log_len] = '\0';
-	return true;
-}
-
-/* Starts argv (in the scanner namespace) and waits for `ready` in its stderr; false if it exits
- * first (its log stays in p->log). */
-static bool start(struct proc *p, char *const argv[], const char *ready)
-{
-	int fds[2];
-	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
-	p->log_len = 0;
-	p->log[0] = '\0';
-	p->pid = fork();
-	cr_assert_neq(p->pid, -1);
-	if (p->pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(fds[1], 2) < 0)
-			_exit(126);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	p->err_fd = fds[0];
-	uint64_t deadline = now_ms() + START_MS;
-	while (!strstr(p->log, ready)) {
-		if (!read_log(p, left_ms(deadline)) && (p->err_fd < 0 || !left_ms(deadline)))
-			return false;
-	}
-	return true;
-}
-
-/* SIGTERM, then waits (bounded); the exit status or -1. */
-static int stop(struct proc *p)
-{
-	if (!p->pid)
-		return 0;
-	kill(p->pid, SIGTERM);
-	int st = 0;
-	uint64_t deadline = now_ms() + 20000;
-	pid_t r;
-	while ((r = waitpid(p->pid, &st, WNOHANG)) == 0 && left_ms(deadline))
-		read_log(p, 50); /* waits on its stderr, which closes when it exits */
-	if (r == 0) {
-		kill(p->pid, SIGKILL);
-		waitpid(p->pid, &st, 0);
-	}
-	while (read_log(p, 0))
-		;
-	if (p->err_fd >= 0)
-		close(p->err_fd);
-	p->err_fd = -1;
-	p->pid = 0;
-	return r == 0 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static void start_lnmtd(void)
-{
-	char *argv[] = { "ip", "netns", "exec", (char *)scan_ns(), (char *)need_env("LNMTD_BIN"), "--foreground",
-			 "--socket", sock, "--db", db, NULL };
-	cr_assert(start(&DAEMON, argv, "lnmtd: listening on "), "lnmtd did not start; its log:\n%s", DAEMON.log);
+	struct lab_run r = lab_capture(argv, LAB_RUN_KEEP_STDERR);
+	int status = r.status;
+	lab_run_free(&r);
+	return status;
 }
 
 /* Starts lnmt-http with --listen addr (port 0), a token file and an idle timeout (seconds) when
@@ -156,7 +66,8 @@ static unsigned start_http(const char *addr, const char *token_file, const char 
 		argv[n++] = (char *)timeout;
 	}
 	argv[n] = NULL;
-	cr_assert(start(&HTTP, argv, ")"), "lnmt-http did not start; its log:\n%s", HTTP.log);
+	lab_proc_start(&HTTP, argv, LAB_PROC_STDERR);
+	cr_assert(lab_proc_read_until(&HTTP, ")", LAB_START_MS), "lnmt-http did not start; its log:\n%s", HTTP.log);
 	char *at = strstr(HTTP.log, "listening on ");
 	cr_assert_not_null(at, "lnmt-http log: %s", HTTP.log);
 	char *colon = strchr(at + 13, ':');
@@ -285,40 +196,6 @@ static int sweep(unsigned port, const char *headers, const char *body)
 	return live;
 }
 
-/* Runs argv and returns its stdout (malloc'ed, NUL-terminated) and its exit status in *status. */
-static char *run_output(char *const argv[], int *status)
-{
-	int fds[2];
-	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1);
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		if (null < 0 || dup2(null, 0) < 0 || dup2(fds[1], 1) < 0)
-			_exit(126);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(fds[1]);
-	size_t cap = 65536, len = 0;
-	char *out = malloc(cap);
-	for (ssize_t n; (n = read(fds[0], out + len, cap - len - 1)) != 0;) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		cr_assert_gt(n, 0, "reading %s: %s", argv[0], strerror(errno));
-		len += (size_t)n;
-		if (len + 1 == cap)
-			out = realloc(out, cap *= 2);
-	}
-	out[len] = '\0';
-	close(fds[0]);
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		cr_assert_eq(errno, EINTR);
-	*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	return out;
-}
-
 /* The integer after "key": in JSON text (the first one), or -1. */
 static long json_int(const char *json, const char *key)
 {
@@ -352,9 +229,8 @@ static void setup(void)
 	cr_assert_geq(nsfd, 0, "%s: %s", nspath, strerror(errno));
 	cr_assert_eq(setns(nsfd, CLONE_NEWNET), 0, "setns: %s", strerror(errno));
 	close(nsfd);
-	memset(&DAEMON, 0, sizeof(DAEMON));
-	memset(&HTTP, 0, sizeof(HTTP));
-	DAEMON.err_fd = HTTP.err_fd = -1;
+	lab_proc_init(&DAEMON);
+	lab_proc_init(&HTTP);
 	snprintf(dir, sizeof(dir), "/tmp/lnmt-http-test-XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(sock, sizeof(sock), "%s/lnmtd.sock", dir);
@@ -363,10 +239,10 @@ static void setup(void)
 
 static void teardown(void)
 {
-	int rc = stop(&HTTP);
+	int rc = lab_stop_server(&HTTP);
 	if (rc)
 		cr_log_error("lnmt-http exited %d; its log:\n%s", rc, HTTP.log);
-	rc = stop(&DAEMON);
+	rc = lab_stop_server(&DAEMON);
 	if (rc)
 		cr_log_error("lnmtd exited %d; its log:\n%s", rc, DAEMON.log);
 	if (dir[0])
@@ -381,7 +257,7 @@ TestSuite(http, .init = setup, .fini = teardown, .timeout = 120);
 Test(http, api)
 {
 	struct resp r;
-	start_lnmtd();
+	lab_start_lnmtd(&DAEMON, sock, db, NULL);
 	unsigned port = start_http("127.0.0.1", NULL, NULL);
 
 	get(port, "/api/health", &r);
@@ -555,7 +431,7 @@ Test(http, api)
 	resp_free(&r);
 
 	/* lnmtd gone: 503 */
-	cr_assert_eq(stop(&DAEMON), 0, "lnmtd: %s", DAEMON.log);
+	cr_assert_eq(lab_stop_server(&DAEMON), 0, "lnmtd: %s", DAEMON.log);
 	get(port, "/api/health", &r);
 	expect(&r, 503, "health without lnmtd");
 	resp_free(&r);
@@ -567,7 +443,7 @@ Test(http, api)
 /* Server-sent events: a sweep started after subscribing shows up as events. */
 Test(http, events)
 {
-	start_lnmtd();
+	lab_start_lnmtd(&DAEMON, sock, db, NULL);
 	unsigned port = start_http("127.0.0.1", NULL, NULL);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
@@ -628,7 +504,7 @@ Test(http, dashboard_in_chromium, .timeout = 180)
 	if (run_wait(which) != 0)
 		cr_skip_test("chromium and chromedriver are not installed (tools/setup --browser installs them; "
 			     "tools/test does)");
-	start_lnmtd();
+	lab_start_lnmtd(&DAEMON, sock, db, NULL);
 	char tf[160];
 	snprintf(tf, sizeof(tf), "%s/token", dir);
 	FILE *f = fopen(tf, "w");
@@ -648,10 +524,10 @@ Test(http, dashboard_in_chromium, .timeout = 180)
 	char script[512];
 	snprintf(script, sizeof(script), "%s/browser.py", need_env("LNMT_TEST_HTTP_DIR"));
 	char *argv[] = { "python3", script, url, shot, "198.19.0.", NULL };
-	int st;
-	char *facts = run_output(argv, &st);
+	struct lab_run run = lab_capture(argv, LAB_RUN_KEEP_STDERR);
+	const char *facts = run.out;
 	cr_log_info("browser: %s", facts);
-	cr_assert_eq(st, 0, "browser.py exited %d (its reason is on stderr)", st);
+	cr_assert_eq(run.status, 0, "browser.py exited %d (its reason is on stderr)", run.status);
 	cr_assert_geq(json_int(facts, "loaded"), 1, "%s", facts);
 	cr_assert_eq(json_int(facts, "rows"), live, "table rows vs devices the sweeps found (%d): %s", live, facts);
 	cr_assert_eq(json_int(facts, "up_cells"), live, "%s", facts);
@@ -668,7 +544,7 @@ Test(http, dashboard_in_chromium, .timeout = 180)
 	cr_assert_eq(json_int(facts, "chart_vendors_bars"), 1, "vendors: the lab's MACs are all unknown: %s", facts);
 	cr_assert(strstr(facts, "\"errors\": []") && strstr(facts, "\"console_errors\": []"),
 		  "the page or the browser reported errors: %s", facts);
-	free(facts);
+	lab_run_free(&run);
 	struct stat sb;
 	cr_assert(stat(shot, &sb) == 0 && sb.st_size > 10000, "no screenshot at %s", shot);
 	cr_log_info("screenshot: %s (%lld bytes)", shot, (long long)sb.st_size);
@@ -678,7 +554,7 @@ Test(http, dashboard_in_chromium, .timeout = 180)
  * idle timeout, and serve no one's request late meanwhile. */
 Test(http, slow_clients)
 {
-	start_lnmtd();
+	lab_start_lnmtd(&DAEMON, sock, db, NULL);
 	unsigned port = start_http("127.0.0.1", NULL, "1");
 	enum { SLOW = 32 };
 	int fds[SLOW];
@@ -708,7 +584,7 @@ Test(http, slow_clients)
 /* Non-loopback needs a token file; with one, every request needs the bearer token. */
 Test(http, token)
 {
-	start_lnmtd();
+	lab_start_lnmtd(&DAEMON, sock, db, NULL);
 	char *noauth[] = { "ip", "netns", "exec", (char *)scan_ns(), (char *)need_env("LNMT_HTTP_BIN"), "--listen",
 			   "0.0.0.0:0", "--socket", sock, NULL };
 	cr_assert_eq(run_wait(noauth), 2, "lnmt-http on 0.0.0.0 without --token-file must exit 2");

@@ -6,6 +6,8 @@
 #include "store.h"
 
 #include <criterion/criterion.h>
+
+#include "../lab_proc.h"
 #include <criterion/logging.h>
 
 #include <errno.h>
@@ -25,109 +27,23 @@
  * Every case here either fails while parsing its arguments or is a --dry-run, so nothing is
  * ever sent. As a second guard, a child run as root gets a fresh, empty network namespace
  * (only a down loopback) before exec: a regression that let a bad command line start a
- * sweep would find no route and no wire. An unprivileged child cannot open raw sockets.
+ * sweep would find no route and no wire (LAB_RUN_EMPTY_NETNS). An unprivileged child cannot
+ * open raw sockets.
  */
 
-struct run {
-	int status; /* exit code, or 128 + signal */
-	char *out, *err;
-	size_t out_len, err_len;
-};
-
-static const char *lnmt_bin(void)
-{
-	const char *v = getenv("LNMT_BIN");
-	cr_assert(v && *v, "LNMT_BIN is not set: run this test through 'meson test'");
-	return v;
-}
-
-static void buf_append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
-{
-	if (*len + n + 1 > *cap) {
-		size_t c = *cap ? *cap : 4096;
-		while (c < *len + n + 1)
-			c *= 2;
-		char *b = realloc(*buf, c);
-		cr_assert_not_null(b, "out of memory reading a child's output (%zu bytes)", c);
-		*buf = b;
-		*cap = c;
-	}
-	memcpy(*buf + *len, data, n);
-	*len += n;
-	(*buf)[*len] = '\0';
-}
-
 /* Runs lnmt with args (NULL-terminated), stdin from /dev/null, capturing stdout and stderr. */
-static struct run run_lnmt(const char *const args[])
+static struct lab_run run_lnmt(const char *const args[])
 {
 	char *argv[32];
-	size_t n = 0, out_cap = 0, err_cap = 0;
-	struct run r = { 0 };
-	int po[2], pe[2];
+	size_t n = 0;
 
-	argv[n++] = (char *)lnmt_bin();
+	argv[n++] = (char *)need_env("LNMT_BIN");
 	for (size_t i = 0; args[i]; i++) {
 		cr_assert_lt(n, sizeof(argv) / sizeof(argv[0]) - 1);
 		argv[n++] = (char *)args[i];
 	}
 	argv[n] = NULL;
-	cr_assert_eq(pipe2(po, O_CLOEXEC), 0, "pipe: %s", strerror(errno));
-	cr_assert_eq(pipe2(pe, O_CLOEXEC), 0, "pipe: %s", strerror(errno));
-	buf_append(&r.out, &r.out_len, &out_cap, "", 0);
-	buf_append(&r.err, &r.err_len, &err_cap, "", 0);
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
-		if (null < 0 || dup2(null, 0) < 0 || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
-			_exit(126);
-		if (geteuid() == 0 && unshare(CLONE_NEWNET) != 0) {
-			dprintf(2, "test_cli: unshare(CLONE_NEWNET) failed: %s; not running lnmt as root "
-				   "in the host's network namespace\n", strerror(errno));
-			_exit(125);
-		}
-		execv(argv[0], argv);
-		dprintf(2, "test_cli: cannot run %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(po[1]);
-	close(pe[1]);
-	struct pollfd fds[2] = { { .fd = po[0], .events = POLLIN }, { .fd = pe[0], .events = POLLIN } };
-	int open_fds = 2;
-	while (open_fds > 0) {
-		char chunk[16384];
-		if (poll(fds, 2, -1) < 0) {
-			cr_assert_eq(errno, EINTR, "poll: %s", strerror(errno));
-			continue;
-		}
-		for (int i = 0; i < 2; i++) {
-			if (fds[i].fd < 0 || !fds[i].revents)
-				continue;
-			ssize_t got = read(fds[i].fd, chunk, sizeof(chunk));
-			if (got < 0 && errno == EINTR)
-				continue;
-			if (got <= 0) {
-				close(fds[i].fd);
-				fds[i].fd = -1;
-				open_fds--;
-			} else if (i == 0) {
-				buf_append(&r.out, &r.out_len, &out_cap, chunk, (size_t)got);
-			} else {
-				buf_append(&r.err, &r.err_len, &err_cap, chunk, (size_t)got);
-			}
-		}
-	}
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		cr_assert_eq(errno, EINTR, "waitpid: %s", strerror(errno));
-	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	return r;
-}
-
-static void run_free(struct run *r)
-{
-	free(r->out);
-	free(r->err);
+	return lab_capture(argv, LAB_RUN_EMPTY_NETNS);
 }
 
 static size_t count_lines(const char *s)
@@ -155,7 +71,7 @@ static void join(const char *const args[], char *buf, size_t len)
 static void expect_usage_error(const char *const args[], const char *const names[])
 {
 	char cmd[256];
-	struct run r = run_lnmt(args);
+	struct lab_run r = run_lnmt(args);
 
 	join(args, cmd, sizeof(cmd));
 	cr_log_info("%s -> exit %d, stderr: %s", cmd, r.status, r.err);
@@ -170,7 +86,7 @@ static void expect_usage_error(const char *const args[], const char *const names
 	for (size_t i = 0; names[i]; i++)
 		cr_expect_not_null(strstr(r.err, names[i]), "'%s': stderr should name '%s', got: '%s'", cmd,
 				   names[i], r.err);
-	run_free(&r);
+	lab_run_free(&r);
 }
 
 #define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
@@ -229,24 +145,24 @@ Test(cli, unknown_command)
 
 Test(cli, version)
 {
-	struct run r = run_lnmt(ARGS("--version"));
+	struct lab_run r = run_lnmt(ARGS("--version"));
 	cr_expect_eq(r.status, 0, "lnmt --version exited %d; stderr: %s", r.status, r.err);
 	cr_expect_eq(strncmp(r.out, "lnmt ", 5), 0, "lnmt --version printed '%s', expected 'lnmt VERSION'", r.out);
 	cr_expect_eq(count_lines(r.out), 1, "lnmt --version printed %zu lines: '%s'", count_lines(r.out), r.out);
 	cr_expect_eq(r.err_len, 0, "lnmt --version wrote to stderr: %s", r.err);
-	run_free(&r);
+	lab_run_free(&r);
 }
 
 static void expect_help(const char *const args[])
 {
 	char cmd[128];
-	struct run r = run_lnmt(args);
+	struct lab_run r = run_lnmt(args);
 
 	join(args, cmd, sizeof(cmd));
 	cr_expect_eq(r.status, 0, "'%s' exited %d; stderr: %s", cmd, r.status, r.err);
 	cr_expect_not_null(strstr(r.out, "Examples"), "'%s' should show Examples on stdout, got: '%s'", cmd, r.out);
 	cr_expect_eq(r.err_len, 0, "'%s' wrote to stderr: %s", cmd, r.err);
-	run_free(&r);
+	lab_run_free(&r);
 }
 
 Test(cli, help)
@@ -262,7 +178,7 @@ Test(cli, scan_help)
 /* Builds and counts all 65536 probes, sends none (tx null), so no reply and no result line. */
 Test(cli, dry_run)
 {
-	struct run r = run_lnmt(ARGS("scan", "--dry-run", "-i", "lo", "--source-ip", "198.18.0.1", "-P", "arp",
+	struct lab_run r = run_lnmt(ARGS("scan", "--dry-run", "-i", "lo", "--source-ip", "198.18.0.1", "-P", "arp",
 				     "198.18.0.0/16", "-f", "jsonl"));
 	cr_log_info("dry run -> exit %d, stderr: %s", r.status, r.err);
 	cr_expect_eq(r.status, 0, "dry run exited %d; stderr: %s", r.status, r.err);
@@ -273,7 +189,7 @@ Test(cli, dry_run)
 	cr_expect_not_null(strstr(r.err, " 0 live"), "summary should say 0 live: '%s'", r.err);
 	cr_expect_not_null(strstr(r.err, "tx null"), "summary should name the null sender: '%s'", r.err);
 	cr_expect_eq(count_lines(r.err), 1, "expected one summary line, got %zu: '%s'", count_lines(r.err), r.err);
-	run_free(&r);
+	lab_run_free(&r);
 }
 
 /* ---- lnmt report uptime --format html on a store made here (nothing is swept) ---- */
@@ -344,7 +260,7 @@ Test(cli, report_uptime_html)
 	cr_assert_not_null(mkdtemp(dir));
 	make_store(dir);
 
-	struct run r = run_lnmt(ARGS("report", "uptime", "--db", dir, "--since", "1d", "--format", "html"));
+	struct lab_run r = run_lnmt(ARGS("report", "uptime", "--db", dir, "--since", "1d", "--format", "html"));
 	cr_log_info("report uptime -f html -> exit %d, %zu bytes, stderr: %s", r.status, r.out_len, r.err);
 	cr_expect_eq(r.status, 0, "exit %d; stderr: %s", r.status, r.err);
 	cr_expect_eq(r.err_len, 0, "stderr: %s", r.err);
@@ -376,7 +292,7 @@ Test(cli, report_uptime_html)
 		rows++;
 	cr_expect_eq(rows, 16, "16 devices, 16 table rows: got %zu", rows);
 	cr_expect_not_null(strstr(r.out, "last 1d"), "the period is in the header");
-	run_free(&r);
+	lab_run_free(&r);
 
 	/* the other formats still refuse html, with a usage error */
 	expect_usage_error(ARGS("report", "network", "--db", dir, "-f", "html"), ARGS("--format html", "report uptime"));
@@ -388,7 +304,7 @@ Test(cli, report_uptime_html)
 Test(cli, report_help)
 {
 	expect_help(ARGS("report", "--help"));
-	struct run r = run_lnmt(ARGS("report", "--help"));
+	struct lab_run r = run_lnmt(ARGS("report", "--help"));
 	cr_expect_not_null(strstr(r.out, "lnmt report uptime --since 7d --format html > report.html"), "%s", r.out);
-	run_free(&r);
+	lab_run_free(&r);
 }

@@ -13,7 +13,7 @@
  */
 #include <criterion/criterion.h>
 
-#include "../lab_env.h"
+#include "../lab_proc.h"
 #include <criterion/logging.h>
 
 #include <errno.h>
@@ -30,95 +30,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#define START_MS 15000
 #define EVENT_MS 30000
 
-/* ---- child processes with their output on a pipe ---- */
+/* ---- child processes with their output on a pipe (tests/lab_proc.h) ---- */
 
-struct proc {
-	pid_t pid;
-	int fd;              /* stdout and stderr together (or stderr only, for lnmtd) */
-	char buf[1 << 20];
-	size_t len;
-	int status;          /* exit code or 128 + signal */
-};
-
-static void spawn(struct proc *p, char *const argv[], bool stderr_only)
+/* Runs argv to its end (60 s at the most, then it is killed), stdout and stderr together in
+ * p->log and its exit status (-1 when it was killed) in p->status. Free p. */
+static struct lab_proc *run(char *const argv[])
 {
-	int fds[2];
-
-	cr_assert_eq(pipe2(fds, O_CLOEXEC), 0);
-	p->len = 0;
-	p->buf[0] = '\0';
-	p->pid = fork();
-	cr_assert_neq(p->pid, -1, "fork: %s", strerror(errno));
-	if (p->pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		if (null < 0 || dup2(null, 0) < 0 || dup2(stderr_only ? null : fds[1], 1) < 0 || dup2(fds[1], 2) < 0)
-			_exit(126);
-		execvp(argv[0], argv);
-		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(fds[1]);
-	p->fd = fds[0];
-}
-
-/* Reads what is there within ms; false at EOF or timeout. */
-static bool read_some(struct proc *p, int ms)
-{
-	struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
-
-	if (p->fd < 0 || poll(&pfd, 1, ms) <= 0)
-		return false;
-	ssize_t n = read(p->fd, p->buf + p->len, sizeof(p->buf) - 1 - p->len);
-	if (n <= 0) {
-		close(p->fd);
-		p->fd = -1;
-		return false;
-	}
-	p->len += (size_t)n;
-	p->buf[p->len] = '\0';
-	return true;
-}
-
-/* Reads until the output holds text; false when it ends or the deadline passes first. */
-static bool read_until(struct proc *p, const char *text, int ms)
-{
-	uint64_t deadline = now_ms() + (uint64_t)ms;
-
-	while (!strstr(p->buf, text)) {
-		if (!read_some(p, left_ms(deadline)) && (p->fd < 0 || !left_ms(deadline)))
-			return false;
-	}
-	return true;
-}
-
-static int reap(struct proc *p, int ms)
-{
-	uint64_t deadline = now_ms() + (uint64_t)ms;
-
-	while (read_some(p, left_ms(deadline)))
-		;
-	if (p->fd >= 0) { /* still open at the deadline */
-		kill(p->pid, SIGKILL);
-		close(p->fd);
-		p->fd = -1;
-	}
-	int st;
-	while (waitpid(p->pid, &st, 0) < 0)
-		cr_assert_eq(errno, EINTR);
-	p->pid = 0;
-	p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	return p->status;
-}
-
-static struct proc *run(char *const argv[])
-{
-	struct proc *p = malloc(sizeof(*p));
+	struct lab_proc *p = malloc(sizeof(*p));
 	cr_assert_not_null(p);
-	spawn(p, argv, false);
-	reap(p, 60000);
+	lab_proc_start(p, argv, LAB_PROC_STDOUT_STDERR);
+	lab_proc_stop(p, 0, 60000);
 	return p;
 }
 
@@ -140,7 +63,7 @@ static unsigned count_lines(const char *s, const char *with)
 
 /* ---- the lab and the daemon ---- */
 
-static struct proc D;          /* lnmtd */
+static struct lab_proc D; /* lnmtd */
 static char dir[64], sock[128], db[128];
 
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -154,38 +77,25 @@ static void need_lab(void)
 	if (geteuid() != 0)
 		cr_skip_test("lab tests need root (network namespaces, raw sockets); running as uid %u",
 			     (unsigned)geteuid());
-	struct proc *p = run((char *const[]){ "ip", "netns", "list", NULL });
+	struct lab_proc *p = run((char *const[]){ "ip", "netns", "list", NULL });
 	int st = p->status;
 	free(p);
 	if (st)
 		cr_skip_test("'ip netns' is unavailable");
 	p = run((char *const[]){ (char *)need_env("LNMT_LAB_SCRIPT"), "up", NULL });
-	cr_assert_eq(p->status, 0, "tools/lab up failed (exit %d): %s", p->status, p->buf);
+	cr_assert_eq(p->status, 0, "tools/lab up failed (exit %d): %s", p->status, p->log);
 	free(p);
 }
 
 static void start_lnmtd(void)
 {
-	char *argv[] = { "ip", "netns", "exec", (char *)scan_ns(), (char *)need_env("LNMTD_BIN"), "--foreground",
-			 "--socket", sock, "--db", db, NULL };
-	spawn(&D, argv, true);
-	if (!read_until(&D, "lnmtd: listening on ", START_MS))
-		cr_assert_fail("lnmtd did not start listening within %d ms; its log:\n%s", START_MS, D.buf);
+	lab_start_lnmtd(&D, sock, db, NULL);
 	setenv("LNMT_SOCKET", sock, 1);
-}
-
-static int stop_lnmtd(void)
-{
-	if (!D.pid)
-		return 0;
-	kill(D.pid, SIGTERM);
-	return reap(&D, 20000);
 }
 
 static void setup(void)
 {
-	memset(&D, 0, sizeof(D));
-	D.fd = -1;
+	lab_proc_init(&D);
 	snprintf(dir, sizeof(dir), "/tmp/lnmt-client-XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(sock, sizeof(sock), "%s/lnmtd.sock", dir);
@@ -194,8 +104,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	if (D.pid && stop_lnmtd() != 0)
-		cr_log_error("lnmtd exited %d; its log:\n%s", D.status, D.buf);
+	if (D.pid && lab_stop_server(&D) != 0)
+		cr_log_error("lnmtd exited %d; its log:\n%s", D.status, D.log);
 	if (dir[0])
 		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
@@ -223,27 +133,27 @@ static void expect_same_html(void)
 {
 	for (int attempt = 0;; attempt++) {
 		time_t hour = time(NULL) / 3600;
-		struct proc *rpc = LNMT("report", "uptime", "--format", "html");
-		struct proc *emb = LNMT("report", "uptime", "--format", "html", "--db", db);
-		cr_assert_eq(rpc->status, 0, "report uptime -f html through lnmtd: exit %d: %.500s", rpc->status, rpc->buf);
-		cr_assert_eq(emb->status, 0, "report uptime -f html --db: exit %d: %.500s", emb->status, emb->buf);
-		cr_expect_not_null(strstr(rpc->buf, "<path class=\"series\""), "no hourly line through lnmtd");
-		cr_expect(strstr(rpc->buf, "<title>Devices by vendor</title>") && strstr(rpc->buf, ">unknown</text>"),
+		struct lab_proc *rpc = LNMT("report", "uptime", "--format", "html");
+		struct lab_proc *emb = LNMT("report", "uptime", "--format", "html", "--db", db);
+		cr_assert_eq(rpc->status, 0, "report uptime -f html through lnmtd: exit %d: %.500s", rpc->status, rpc->log);
+		cr_assert_eq(emb->status, 0, "report uptime -f html --db: exit %d: %.500s", emb->status, emb->log);
+		cr_expect_not_null(strstr(rpc->log, "<path class=\"series\""), "no hourly line through lnmtd");
+		cr_expect(strstr(rpc->log, "<title>Devices by vendor</title>") && strstr(rpc->log, ">unknown</text>"),
 			  "no vendor chart through lnmtd");
-		drop_meta(rpc->buf);
-		drop_meta(emb->buf);
-		bool same = !strcmp(rpc->buf, emb->buf);
+		drop_meta(rpc->log);
+		drop_meta(emb->log);
+		bool same = !strcmp(rpc->log, emb->log);
 		if (!same && attempt == 0 && time(NULL) / 3600 != hour) {
 			free(rpc);
 			free(emb);
 			continue;
 		}
 		size_t i = 0;
-		while (rpc->buf[i] && rpc->buf[i] == emb->buf[i])
+		while (rpc->log[i] && rpc->log[i] == emb->log[i])
 			i++;
 		size_t from = i > 200 ? i - 200 : 0;
-		cr_expect(same, "the HTML reports differ at byte %zu:\nlnmtd: %.400s\n--db:  %.400s", i, rpc->buf + from,
-			  emb->buf + from);
+		cr_expect(same, "the HTML reports differ at byte %zu:\nlnmtd: %.400s\n--db:  %.400s", i, rpc->log + from,
+			  emb->log + from);
 		free(rpc);
 		free(emb);
 		break;
@@ -257,52 +167,52 @@ Test(client, status_and_jobs)
 	need_lab();
 	start_lnmtd();
 
-	struct proc *p = LNMT("status");
-	cr_assert_eq(p->status, 0, "lnmt status: exit %d: %s", p->status, p->buf);
-	cr_expect(strstr(p->buf, "version") && strstr(p->buf, sock), "lnmt status says:\n%s", p->buf);
+	struct lab_proc *p = LNMT("status");
+	cr_assert_eq(p->status, 0, "lnmt status: exit %d: %s", p->status, p->log);
+	cr_expect(strstr(p->log, "version") && strstr(p->log, sock), "lnmt status says:\n%s", p->log);
 	free(p);
 	p = LNMT("status", "-f", "jsonl");
-	cr_expect(p->status == 0 && strstr(p->buf, "\"sweeps_running\":"), "status -f jsonl:\n%s", p->buf);
+	cr_expect(p->status == 0 && strstr(p->log, "\"sweeps_running\":"), "status -f jsonl:\n%s", p->log);
 	free(p);
 
 	p = LNMT("jobs", "add", "--every", "1s", "-P", "icmp", "198.19.0.0/28", "-f", "jsonl");
-	cr_assert_eq(p->status, 0, "jobs add: exit %d: %s", p->status, p->buf);
+	cr_assert_eq(p->status, 0, "jobs add: exit %d: %s", p->status, p->log);
 	unsigned id = 0;
-	cr_assert_eq(sscanf(p->buf, "{\"id\":%u", &id), 1, "jobs add said: %s", p->buf);
+	cr_assert_eq(sscanf(p->log, "{\"id\":%u", &id), 1, "jobs add said: %s", p->log);
 	free(p);
 
 	char want[64];
 	snprintf(want, sizeof(want), "{\"id\":%u,", id);
 	p = LNMT("jobs", "ls", "-f", "jsonl");
-	cr_assert_eq(p->status, 0, "jobs ls: exit %d: %s", p->status, p->buf);
-	cr_expect(strstr(p->buf, want) && strstr(p->buf, "\"targets\":\"198.19.0.0/28\"") &&
-		  strstr(p->buf, "\"every_s\":1"), "jobs ls lacks job %u:\n%s", id, p->buf);
+	cr_assert_eq(p->status, 0, "jobs ls: exit %d: %s", p->status, p->log);
+	cr_expect(strstr(p->log, want) && strstr(p->log, "\"targets\":\"198.19.0.0/28\"") &&
+		  strstr(p->log, "\"every_s\":1"), "jobs ls lacks job %u:\n%s", id, p->log);
 	free(p);
 	p = LNMT("jobs", "ls", "-f", "text");
-	cr_expect(p->status == 0 && strstr(p->buf, "every 1s") && strstr(p->buf, "198.19.0.0/28"), "jobs ls text:\n%s",
-		  p->buf);
+	cr_expect(p->status == 0 && strstr(p->log, "every 1s") && strstr(p->log, "198.19.0.0/28"), "jobs ls text:\n%s",
+		  p->log);
 	free(p);
 
 	char idtext[16];
 	snprintf(idtext, sizeof(idtext), "%u", id);
 	p = LNMT("jobs", "rm", idtext, "-f", "text");
-	cr_assert_eq(p->status, 0, "jobs rm: exit %d: %s", p->status, p->buf);
+	cr_assert_eq(p->status, 0, "jobs rm: exit %d: %s", p->status, p->log);
 	free(p);
 	p = LNMT("jobs", "ls", "-f", "jsonl");
-	cr_expect(p->status == 0 && !strstr(p->buf, want), "job %u still listed:\n%s", id, p->buf);
+	cr_expect(p->status == 0 && !strstr(p->log, want), "job %u still listed:\n%s", id, p->log);
 	free(p);
 	p = LNMT("jobs", "rm", idtext);
-	cr_expect(p->status == 1 && strstr(p->buf, "lnmt: jobs rm"), "removing it twice: exit %d: %s", p->status,
-		  p->buf);
+	cr_expect(p->status == 1 && strstr(p->log, "lnmt: jobs rm"), "removing it twice: exit %d: %s", p->status,
+		  p->log);
 	free(p);
 
 	/* watch stops on Ctrl-C with exit 0 */
-	struct proc *w = malloc(sizeof(*w));
+	struct lab_proc *w = malloc(sizeof(*w));
 	cr_assert_not_null(w);
-	spawn(w, (char *const[]){ (char *)need_env("LNMT_BIN"), "watch", NULL }, false);
-	cr_assert(read_until(w, "lnmt: watching", EVENT_MS), "watch did not start: %s", w->buf);
+	lab_proc_start(w, (char *const[]){ (char *)need_env("LNMT_BIN"), "watch", NULL }, LAB_PROC_STDOUT_STDERR);
+	cr_assert(lab_proc_read_until(w, "lnmt: watching", EVENT_MS), "watch did not start: %s", w->log);
 	kill(w->pid, SIGINT);
-	cr_expect_eq(reap(w, 10000), 0, "watch after SIGINT: exit %d: %s", w->status, w->buf);
+	cr_expect_eq(lab_proc_stop(w, 0, 10000), 0, "watch after SIGINT: exit %d: %s", w->status, w->log);
 	free(w);
 }
 
@@ -311,35 +221,36 @@ Test(client, scan_devices_watch_and_no_daemon)
 	need_lab();
 	start_lnmtd();
 
-	struct proc *w = malloc(sizeof(*w));
+	struct lab_proc *w = malloc(sizeof(*w));
 	cr_assert_not_null(w);
-	spawn(w, (char *const[]){ (char *)need_env("LNMT_BIN"), "watch", "--topics", "scan", "-f", "jsonl", NULL },
-	      false);
-	cr_assert(read_until(w, "lnmt: watching", EVENT_MS), "watch did not start: %s", w->buf);
+	lab_proc_start(w, (char *const[]){ (char *)need_env("LNMT_BIN"), "watch", "--topics", "scan", "-f", "jsonl",
+					   NULL }, LAB_PROC_STDOUT_STDERR);
+	cr_assert(lab_proc_read_until(w, "lnmt: watching", EVENT_MS), "watch did not start: %s", w->log);
 
-	struct proc *p = LNMT("scan", "-P", "icmp", "-w", "300ms", "198.19.0.0/24", "-f", "jsonl");
-	cr_assert_eq(p->status, 0, "scan through lnmtd: exit %d: %s", p->status, p->buf);
-	cr_expect(strstr(p->buf, "(daemon)"), "the scan did not go through lnmtd:\n%.2000s", p->buf);
-	cr_expect_eq(count_lines(p->buf, "\"ip\":\"198.19.0."), 256, "scan listed %u devices",
-		     count_lines(p->buf, "\"ip\":\"198.19.0."));
+	struct lab_proc *p = LNMT("scan", "-P", "icmp", "-w", "300ms", "198.19.0.0/24", "-f", "jsonl");
+	cr_assert_eq(p->status, 0, "scan through lnmtd: exit %d: %s", p->status, p->log);
+	cr_expect(strstr(p->log, "(daemon)"), "the scan did not go through lnmtd:\n%.2000s", p->log);
+	cr_expect_eq(count_lines(p->log, "\"ip\":\"198.19.0."), 256, "scan listed %u devices",
+		     count_lines(p->log, "\"ip\":\"198.19.0."));
 	free(p);
 
-	cr_expect(read_until(w, "{\"event\":\"scan.done\"", EVENT_MS), "watch saw no scan.done:\n%.2000s", w->buf);
+	cr_expect(lab_proc_read_until(w, "{\"event\":\"scan.done\"", EVENT_MS), "watch saw no scan.done:\n%.2000s",
+		  w->log);
 
 	p = LNMT("devices", "-f", "jsonl");
-	cr_assert_eq(p->status, 0, "devices: exit %d: %s", p->status, p->buf);
-	cr_expect_eq(count_lines(p->buf, "\"state\":\"up\""), 256, "devices over RPC listed %u up:\n%.1000s",
-		     count_lines(p->buf, "\"state\":\"up\""), p->buf);
-	char *rpc_out = strdup(p->buf);
+	cr_assert_eq(p->status, 0, "devices: exit %d: %s", p->status, p->log);
+	cr_expect_eq(count_lines(p->log, "\"state\":\"up\""), 256, "devices over RPC listed %u up:\n%.1000s",
+		     count_lines(p->log, "\"state\":\"up\""), p->log);
+	char *rpc_out = strdup(p->log);
 	free(p);
 	/* the same store read directly gives the same lines */
 	p = LNMT("devices", "-f", "jsonl", "--db", db);
-	cr_expect(p->status == 0 && !strcmp(p->buf, rpc_out), "devices --db differs from the daemon's answer");
+	cr_expect(p->status == 0 && !strcmp(p->log, rpc_out), "devices --db differs from the daemon's answer");
 	free(p);
 	free(rpc_out);
 	p = LNMT("report", "network", "-f", "jsonl");
-	cr_expect(p->status == 0 && strstr(p->buf, "\"subnet\":\"198.19.0.0/24\",\"up\":256"), "report network:\n%s",
-		  p->buf);
+	cr_expect(p->status == 0 && strstr(p->log, "\"subnet\":\"198.19.0.0/24\",\"up\":256"), "report network:\n%s",
+		  p->log);
 	free(p);
 	expect_same_html();
 
@@ -351,30 +262,30 @@ Test(client, scan_devices_watch_and_no_daemon)
 	fputs("ip,name,note\n# the lab\n198.19.0.1,router,\"core, rack 1\"\n198.19.9.9,later\n", f);
 	fclose(f);
 	p = LNMT("devices", "--import", inv, "-f", "jsonl");
-	cr_expect(p->status == 0 && strstr(p->buf, "{\"imported\":2,\"known\":1,\"unknown\":1}"),
-		  "devices --import: exit %d: %s", p->status, p->buf);
+	cr_expect(p->status == 0 && strstr(p->log, "{\"imported\":2,\"known\":1,\"unknown\":1}"),
+		  "devices --import: exit %d: %s", p->status, p->log);
 	free(p);
 	p = LNMT("device", "198.19.0.2", "--name", "switch", "-f", "jsonl");
-	cr_expect(p->status == 0 && strstr(p->buf, "\"name\":\"switch\",\"note\":\"\",\"seen\":true"),
-		  "device --name: exit %d: %s", p->status, p->buf);
+	cr_expect(p->status == 0 && strstr(p->log, "\"name\":\"switch\",\"note\":\"\",\"seen\":true"),
+		  "device --name: exit %d: %s", p->status, p->log);
 	free(p);
 	p = LNMT("devices", "-f", "jsonl", "--text", "RACK");
-	cr_expect(p->status == 0 && count_lines(p->buf, "\"name\":\"router\",\"note\":\"core, rack 1\"}") == 1 &&
-		  count_lines(p->buf, "\"ip\"") == 1, "devices --text: exit %d: %s", p->status, p->buf);
+	cr_expect(p->status == 0 && count_lines(p->log, "\"name\":\"router\",\"note\":\"core, rack 1\"}") == 1 &&
+		  count_lines(p->log, "\"ip\"") == 1, "devices --text: exit %d: %s", p->status, p->log);
 	free(p);
 	f = fopen(inv, "w");
 	cr_assert_not_null(f);
 	fputs("198.19.0.3,fine\n198.19.0.300,bad\n", f);
 	fclose(f);
 	p = LNMT("devices", "--import", inv);
-	cr_expect(p->status == 2 && strstr(p->buf, "inventory.csv:2: bad address '198.19.0.300'"),
-		  "devices --import of a bad file: exit %d: %s", p->status, p->buf);
+	cr_expect(p->status == 2 && strstr(p->log, "inventory.csv:2: bad address '198.19.0.300'"),
+		  "devices --import of a bad file: exit %d: %s", p->status, p->log);
 	free(p);
 
 	/* The daemon goes: watch says so and exits 1; the CLI says there is no daemon. */
-	cr_expect_eq(stop_lnmtd(), 0, "lnmtd exit: %s", D.buf);
-	cr_expect_eq(reap(w, 10000), 1, "watch when lnmtd went away: exit %d: %s", w->status, w->buf);
-	cr_expect(strstr(w->buf, "went away"), "watch said: %s", w->buf);
+	cr_expect_eq(lab_stop_server(&D), 0, "lnmtd exit: %s", D.log);
+	cr_expect_eq(lab_proc_stop(w, 0, 10000), 1, "watch when lnmtd went away: exit %d: %s", w->status, w->log);
+	cr_expect(strstr(w->log, "went away"), "watch said: %s", w->log);
 	free(w);
 
 	char missing[160];
@@ -383,15 +294,15 @@ Test(client, scan_devices_watch_and_no_daemon)
 	char msg[256];
 	snprintf(msg, sizeof(msg), "lnmt: no daemon at %s (start lnmtd)", missing);
 	p = LNMT("status");
-	cr_expect(p->status == 1 && strstr(p->buf, msg), "status without lnmtd: exit %d: %s", p->status, p->buf);
+	cr_expect(p->status == 1 && strstr(p->log, msg), "status without lnmtd: exit %d: %s", p->status, p->log);
 	free(p);
 	p = LNMT("jobs", "ls");
-	cr_expect(p->status == 1 && strstr(p->buf, msg), "jobs ls without lnmtd: exit %d: %s", p->status, p->buf);
+	cr_expect(p->status == 1 && strstr(p->log, msg), "jobs ls without lnmtd: exit %d: %s", p->status, p->log);
 	free(p);
 	p = LNMT("devices", "--db", db, "-f", "jsonl");
-	cr_expect_eq(p->status, 0, "devices --db without lnmtd: exit %d: %.500s", p->status, p->buf);
-	cr_expect_eq(count_lines(p->buf, "\"state\":\"up\""), 256, "embedded devices listed %u",
-		     count_lines(p->buf, "\"state\":\"up\""));
+	cr_expect_eq(p->status, 0, "devices --db without lnmtd: exit %d: %.500s", p->status, p->log);
+	cr_expect_eq(count_lines(p->log, "\"state\":\"up\""), 256, "embedded devices listed %u",
+		     count_lines(p->log, "\"state\":\"up\""));
 	free(p);
 }
 
@@ -400,7 +311,7 @@ Test(client, scan_devices_watch_and_no_daemon)
  * same way. The daemon's run has LNMT_DB pointing at no store, so it cannot have read one
  * itself. Returns the daemon's run (free it).
  */
-static struct proc *expect_same(const char *const *args)
+static struct lab_proc *expect_same(const char *const *args)
 {
 	char *rpc_argv[16], *emb_argv[18], nostore[160];
 	int n = 0;
@@ -415,24 +326,24 @@ static struct proc *expect_same(const char *const *args)
 	snprintf(nostore, sizeof(nostore), "%s/no-store", dir);
 	char *saved = getenv("LNMT_DB") ? strdup(getenv("LNMT_DB")) : NULL;
 	setenv("LNMT_DB", nostore, 1);
-	struct proc *rpc = run(rpc_argv);
+	struct lab_proc *rpc = run(rpc_argv);
 	if (saved)
 		setenv("LNMT_DB", saved, 1);
 	else
 		unsetenv("LNMT_DB");
 	free(saved);
-	struct proc *emb = run(emb_argv);
+	struct lab_proc *emb = run(emb_argv);
 	char what[200] = "";
 	for (const char *const *a = args; *a; a++)
 		snprintf(what + strlen(what), sizeof(what) - strlen(what), " %s", *a);
 	size_t i = 0;
-	while (rpc->buf[i] && rpc->buf[i] == emb->buf[i])
+	while (rpc->log[i] && rpc->log[i] == emb->log[i])
 		i++;
 	size_t from = i > 200 ? i - 200 : 0;
 	cr_expect_eq(rpc->status, emb->status, "lnmt%s: exit %d through lnmtd, %d with --db\nlnmtd: %.400s\n--db:  %.400s",
-		     what, rpc->status, emb->status, rpc->buf, emb->buf);
-	cr_expect(!strcmp(rpc->buf, emb->buf), "lnmt%s differs at byte %zu:\nlnmtd: %.400s\n--db:  %.400s", what, i,
-		  rpc->buf + from, emb->buf + from);
+		     what, rpc->status, emb->status, rpc->log, emb->log);
+	cr_expect(!strcmp(rpc->log, emb->log), "lnmt%s differs at byte %zu:\nlnmtd: %.400s\n--db:  %.400s", what, i,
+		  rpc->log + from, emb->log + from);
 	free(emb);
 	return rpc;
 }
@@ -447,10 +358,10 @@ static void expect_usage(const char *const *args, const char *msg)
 	for (n = 1; args[n - 1]; n++)
 		argv[n] = (char *)args[n - 1];
 	argv[n] = NULL;
-	struct proc *p = run(argv);
-	cr_expect(p->status == 2 && strstr(p->buf, msg) && count_lines(p->buf, "") == 1,
+	struct lab_proc *p = run(argv);
+	cr_expect(p->status == 2 && strstr(p->log, msg) && count_lines(p->log, "") == 1,
 		  "lnmt %s %s: expected exit 2 and one line with '%s', got exit %d: %s", args[0], args[1] ? args[1] : "",
-		  msg, p->status, p->buf);
+		  msg, p->status, p->log);
 	free(p);
 }
 
@@ -464,20 +375,20 @@ Test(client, device_and_sweeps_match_the_store)
 	/* Two sweeps through lnmtd and one by another process on the same store (in the
 	 * scanner namespace): the history sweeps.list gives is the store's, whoever swept. */
 	for (int i = 0; i < 2; i++) {
-		struct proc *p = LNMT("scan", "-P", "icmp", "-w", "300ms", "198.19.0.0/28", "-q", "-f", "jsonl");
-		cr_assert_eq(p->status, 0, "scan through lnmtd: exit %d: %s", p->status, p->buf);
+		struct lab_proc *p = LNMT("scan", "-P", "icmp", "-w", "300ms", "198.19.0.0/28", "-q", "-f", "jsonl");
+		cr_assert_eq(p->status, 0, "scan through lnmtd: exit %d: %s", p->status, p->log);
 		free(p);
 	}
-	struct proc *p = run((char *const[]){ "ip", "netns", "exec", (char *)scan_ns(), (char *)need_env("LNMT_BIN"),
+	struct lab_proc *p = run((char *const[]){ "ip", "netns", "exec", (char *)scan_ns(), (char *)need_env("LNMT_BIN"),
 					      "scan", "-P", "icmp", "-w", "300ms", "198.19.0.0/29", "--db", db, "-q",
 					      "-f", "jsonl", NULL });
-	cr_assert_eq(p->status, 0, "embedded scan on lnmtd's store: exit %d: %s", p->status, p->buf);
+	cr_assert_eq(p->status, 0, "embedded scan on lnmtd's store: exit %d: %s", p->status, p->log);
 	free(p);
 	p = LNMT("device", "198.19.0.3", "--name", "printer", "--note", "2nd floor, \"toner\"");
-	cr_assert_eq(p->status, 0, "device --name: exit %d: %s", p->status, p->buf);
+	cr_assert_eq(p->status, 0, "device --name: exit %d: %s", p->status, p->log);
 	free(p);
 	p = LNMT("device", "198.19.0.200", "--name", "camera");
-	cr_assert_eq(p->status, 0, "device --name of an address never seen: exit %d: %s", p->status, p->buf);
+	cr_assert_eq(p->status, 0, "device --name of an address never seen: exit %d: %s", p->status, p->log);
 	free(p);
 
 	/* A device with its history (3 observations), one without a name, one named but never
@@ -488,15 +399,15 @@ Test(client, device_and_sweeps_match_the_store)
 		free(expect_same(ARGS("device", ips[i], "-f", "text")));
 		p = expect_same(ARGS("device", ips[i], "-f", "jsonl"));
 		if (i == 0)
-			cr_expect(p->status == 0 && strstr(p->buf, "\"name\":\"printer\",\"note\":\"2nd floor, \\\"toner\\\"\"") &&
-				  count_lines(p->buf, "\"sweep\":") == 1 && strstr(p->buf, "\"sweep\":3,") &&
-				  strstr(p->buf, "\"sweep\":1,"), "device 198.19.0.3 -f jsonl: %s", p->buf);
+			cr_expect(p->status == 0 && strstr(p->log, "\"name\":\"printer\",\"note\":\"2nd floor, \\\"toner\\\"\"") &&
+				  count_lines(p->log, "\"sweep\":") == 1 && strstr(p->log, "\"sweep\":3,") &&
+				  strstr(p->log, "\"sweep\":1,"), "device 198.19.0.3 -f jsonl: %s", p->log);
 		if (i == 2)
-			cr_expect(p->status == 0 && strstr(p->buf, "\"name\":\"camera\",\"note\":\"\",\"seen\":false"),
-				  "device 198.19.0.200 -f jsonl: %s", p->buf);
+			cr_expect(p->status == 0 && strstr(p->log, "\"name\":\"camera\",\"note\":\"\",\"seen\":false"),
+				  "device 198.19.0.200 -f jsonl: %s", p->log);
 		if (i == 3)
-			cr_expect(p->status == 1 && strstr(p->buf, "lnmt: 198.19.0.201: never seen"),
-				  "device 198.19.0.201: exit %d: %s", p->status, p->buf);
+			cr_expect(p->status == 1 && strstr(p->log, "lnmt: 198.19.0.201: never seen"),
+				  "device 198.19.0.201: exit %d: %s", p->status, p->log);
 		free(p);
 	}
 	/* --embedded reads the store even though lnmtd answers: here $LNMT_DB, which has none. */
@@ -505,12 +416,12 @@ Test(client, device_and_sweeps_match_the_store)
 	char *saved = strdup(getenv("LNMT_DB") ? getenv("LNMT_DB") : "");
 	setenv("LNMT_DB", nostore, 1);
 	p = LNMT("device", "198.19.0.3", "--embedded");
-	cr_expect(p->status == 1 && strstr(p->buf, "no lnmt store here"), "device --embedded: exit %d: %s", p->status,
-		  p->buf);
+	cr_expect(p->status == 1 && strstr(p->log, "no lnmt store here"), "device --embedded: exit %d: %s", p->status,
+		  p->log);
 	free(p);
 	p = LNMT("sweeps", "--embedded");
-	cr_expect(p->status == 1 && strstr(p->buf, "no lnmt store here"), "sweeps --embedded: exit %d: %s", p->status,
-		  p->buf);
+	cr_expect(p->status == 1 && strstr(p->log, "no lnmt store here"), "sweeps --embedded: exit %d: %s", p->status,
+		  p->log);
 	free(p);
 	if (saved[0])
 		setenv("LNMT_DB", saved, 1);
@@ -520,13 +431,13 @@ Test(client, device_and_sweeps_match_the_store)
 
 	/* Sweeps: the durations come from start_us/end_us, so the milliseconds agree too. */
 	p = expect_same(ARGS("sweeps", "-f", "jsonl"));
-	cr_expect(p->status == 0 && count_lines(p->buf, "\"id\":") == 3 && strstr(p->buf, "{\"id\":3,") &&
-		  strstr(p->buf, "\"targets\":\"198.19.0.0/29\""), "sweeps -f jsonl: %s", p->buf);
+	cr_expect(p->status == 0 && count_lines(p->log, "\"id\":") == 3 && strstr(p->log, "{\"id\":3,") &&
+		  strstr(p->log, "\"targets\":\"198.19.0.0/29\""), "sweeps -f jsonl: %s", p->log);
 	free(p);
 	free(expect_same(ARGS("sweeps", "-f", "text")));
 	free(expect_same(ARGS("sweeps", "-f", "csv")));
 	p = expect_same(ARGS("sweeps", "--limit", "2", "-f", "jsonl"));
-	cr_expect(count_lines(p->buf, "\"id\":") == 2 && !strstr(p->buf, "{\"id\":1,"), "sweeps --limit 2: %s", p->buf);
+	cr_expect(count_lines(p->log, "\"id\":") == 2 && !strstr(p->log, "{\"id\":1,"), "sweeps --limit 2: %s", p->log);
 	free(p);
 
 	/* Bad input: one line, exit 2, before anything is asked. */

@@ -2,7 +2,7 @@
 /* test_lab_sweep.c: lnmt scan against the lab namespaces, recall and precision against the ground truth. */
 #include <criterion/criterion.h>
 
-#include "../lab_env.h"
+#include "../lab_proc.h"
 #include <criterion/logging.h>
 
 #include <arpa/inet.h>
@@ -36,13 +36,6 @@
 #define SYN_PORTS "22,80,81"
 #define LAB_PORTS "22,80,443"
 
-struct run {
-	int status; /* exit code, or 128 + signal */
-	char *out, *err;
-	size_t out_len, err_len;
-	double secs;
-};
-
 struct hit {
 	uint32_t ip;
 	char probe[8];
@@ -71,102 +64,12 @@ static bool lab_changed;
 
 static const char *lnmt_bin(void)
 {
-	const char *v = getenv("LNMT_BIN");
-	cr_assert(v && *v, "LNMT_BIN is not set: run this test through 'meson test'");
-	return v;
+	return need_env("LNMT_BIN");
 }
 
 static const char *lab_script(void)
 {
-	const char *v = getenv("LNMT_LAB_SCRIPT");
-	cr_assert(v && *v, "LNMT_LAB_SCRIPT is not set: run this test through 'meson test'");
-	return v;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void buf_append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
-{
-	if (*len + n + 1 > *cap) {
-		size_t c = *cap ? *cap : 4096;
-		while (c < *len + n + 1)
-			c *= 2;
-		char *b = realloc(*buf, c);
-		cr_assert_not_null(b, "out of memory reading a child's output (%zu bytes)", c);
-		*buf = b;
-		*cap = c;
-	}
-	memcpy(*buf + *len, data, n);
-	*len += n;
-	(*buf)[*len] = '\0';
-}
-
-/* Runs argv (searched in PATH), stdin from /dev/null, capturing stdout and stderr whole. */
-static struct run run_argv(char *const argv[])
-{
-	struct run r = { 0 };
-	size_t out_cap = 0, err_cap = 0;
-	int po[2], pe[2];
-
-	cr_assert_eq(pipe2(po, O_CLOEXEC), 0, "pipe: %s", strerror(errno));
-	cr_assert_eq(pipe2(pe, O_CLOEXEC), 0, "pipe: %s", strerror(errno));
-	buf_append(&r.out, &r.out_len, &out_cap, "", 0);
-	buf_append(&r.err, &r.err_len, &err_cap, "", 0);
-	double t0 = now_s();
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
-		if (null < 0 || dup2(null, 0) < 0 || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
-			_exit(126);
-		execvp(argv[0], argv);
-		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(po[1]);
-	close(pe[1]);
-	struct pollfd fds[2] = { { .fd = po[0], .events = POLLIN }, { .fd = pe[0], .events = POLLIN } };
-	int open_fds = 2;
-	while (open_fds > 0) {
-		char chunk[65536];
-		if (poll(fds, 2, -1) < 0) {
-			cr_assert_eq(errno, EINTR, "poll: %s", strerror(errno));
-			continue;
-		}
-		for (int i = 0; i < 2; i++) {
-			if (fds[i].fd < 0 || !fds[i].revents)
-				continue;
-			ssize_t n = read(fds[i].fd, chunk, sizeof(chunk));
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				close(fds[i].fd);
-				fds[i].fd = -1;
-				open_fds--;
-			} else if (i == 0) {
-				buf_append(&r.out, &r.out_len, &out_cap, chunk, (size_t)n);
-			} else {
-				buf_append(&r.err, &r.err_len, &err_cap, chunk, (size_t)n);
-			}
-		}
-	}
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		cr_assert_eq(errno, EINTR, "waitpid: %s", strerror(errno));
-	r.secs = now_s() - t0;
-	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	return r;
-}
-
-static void run_free(struct run *r)
-{
-	free(r->out);
-	free(r->err);
+	return need_env("LNMT_LAB_SCRIPT");
 }
 
 /* Skips (never passes) where the lab cannot exist: not root, or no `ip netns`. */
@@ -176,20 +79,20 @@ static void need_lab(void)
 		cr_skip_test("lab tests need root (network namespaces, raw sockets); running as uid %u",
 			     (unsigned)geteuid());
 	char *argv[] = { "ip", "netns", "list", NULL };
-	struct run r = run_argv(argv);
+	struct lab_run r = lab_capture(argv, 0);
 	int status = r.status;
 	char why[200];
 	snprintf(why, sizeof(why), "%s", r.err);
-	run_free(&r);
+	lab_run_free(&r);
 	if (status != 0)
 		cr_skip_test("'ip netns' is unavailable (exit %d): %s", status, why);
 }
 
 static void lab_run(const char *what, char *const argv[])
 {
-	struct run r = run_argv(argv);
+	struct lab_run r = lab_capture(argv, 0);
 	cr_assert_eq(r.status, 0, "tools/lab %s failed with exit %d: %s", what, r.status, r.err);
-	run_free(&r);
+	lab_run_free(&r);
 }
 
 /* Brings the lab up with this config; tools/lab up is idempotent and reconfigures in place. */
@@ -215,11 +118,11 @@ static void lab_restore(void)
 		return;
 	lab_changed = false;
 	char *argv[] = { (char *)lab_script(), "up", NULL };
-	struct run r = run_argv(argv);
+	struct lab_run r = lab_capture(argv, 0);
 	if (r.status != 0)
 		cr_log_error("restoring the lab defaults (tools/lab up) failed with exit %d: %s",
 			     r.status, r.err);
-	run_free(&r);
+	lab_run_free(&r);
 }
 
 TestSuite(lab, .fini = lab_restore, .timeout = 90);
@@ -271,7 +174,7 @@ static struct addr_set *lab_truth(const char *cidr)
 	struct addr_set *s = calloc(1, sizeof(*s));
 	cr_assert_not_null(s);
 	char *argv[] = { (char *)lab_script(), "truth", (char *)cidr, NULL };
-	struct run r = run_argv(argv);
+	struct lab_run r = lab_capture(argv, 0);
 	cr_assert_eq(r.status, 0, "tools/lab truth %s failed with exit %d: %s", cidr, r.status, r.err);
 	for (const char *line = r.out; *line;) {
 		const char *nl = strchr(line, '\n');
@@ -282,7 +185,7 @@ static struct addr_set *lab_truth(const char *cidr)
 		set_add(s, ip);
 		line += len + (nl ? 1 : 0);
 	}
-	run_free(&r);
+	lab_run_free(&r);
 	cr_assert_eq(s->outside, 0, "tools/lab truth %s gave addresses outside 198.18.0.0/15", cidr);
 	return s;
 }
@@ -354,7 +257,7 @@ static struct hits parse_jsonl(const char *out)
  * Runs one sweep in the scanner namespace: lnmt scan ARGS... -f jsonl [-q], checks the exit
  * code (and with -q that stderr stayed silent), and returns the parsed lines.
  */
-static struct hits scan(struct run *keep, bool quiet, const char *const args[])
+static struct hits scan(struct lab_run *keep, bool quiet, const char *const args[])
 {
 	char *argv[MAX_ARGS];
 	size_t n = 0;
@@ -381,7 +284,7 @@ static struct hits scan(struct run *keep, bool quiet, const char *const args[])
 		strncat(cmd, argv[i], sizeof(cmd) - strlen(cmd) - 1);
 	}
 
-	struct run r = run_argv(argv);
+	struct lab_run r = lab_capture(argv, 0);
 	cr_log_info("%s -> exit %d in %.2f s, %zu bytes out", cmd, r.status, r.secs, r.out_len);
 	cr_assert_eq(r.status, 0, "'%s' exited %d (expected 0); stderr: %s", cmd, r.status, r.err);
 	if (quiet)
@@ -392,7 +295,7 @@ static struct hits scan(struct run *keep, bool quiet, const char *const args[])
 	if (keep)
 		*keep = r;
 	else
-		run_free(&r);
+		lab_run_free(&r);
 	return h;
 }
 
@@ -714,7 +617,7 @@ static void remove_store(char *dir)
 }
 
 /* Runs `lnmt ARGS... --db DIR` (a query: no namespace needed) and checks its exit code. */
-static struct run lnmt_query(const char *dir, int want_status, const char *const args[])
+static struct lab_run lnmt_query(const char *dir, int want_status, const char *const args[])
 {
 	char *argv[MAX_ARGS];
 	size_t n = 0;
@@ -725,7 +628,7 @@ static struct run lnmt_query(const char *dir, int want_status, const char *const
 	argv[n++] = "--db";
 	argv[n++] = (char *)dir;
 	argv[n] = NULL;
-	struct run r = run_argv(argv);
+	struct lab_run r = lab_capture(argv, 0);
 	cr_assert_eq(r.status, want_status, "lnmt %s %s --db %s exited %d (expected %d); stderr: %s", args[0],
 		     args[1] ? args[1] : "", dir, r.status, want_status, r.err);
 	return r;
@@ -735,7 +638,7 @@ static struct run lnmt_query(const char *dir, int want_status, const char *const
 static void stored_devices(const char *dir, const char *cidr, struct addr_set **up, struct addr_set **down)
 {
 	const char *args[] = { "devices", "--subnet", cidr, "-f", "jsonl", NULL };
-	struct run r = lnmt_query(dir, 0, args);
+	struct lab_run r = lnmt_query(dir, 0, args);
 	struct hits h = parse_jsonl(r.out);
 	cr_assert_eq(h.bad_lines, 0, "lnmt devices: bad line '%s'", h.first_bad);
 	*up = calloc(1, sizeof(**up));
@@ -747,7 +650,7 @@ static void stored_devices(const char *dir, const char *cidr, struct addr_set **
 		set_add(!strcmp(h.v[i].state, "up") ? *up : *down, h.v[i].ip);
 	}
 	free(h.v);
-	run_free(&r);
+	lab_run_free(&r);
 }
 
 /* a == b as sets of lab addresses, naming a few differences when not. */
@@ -838,15 +741,15 @@ Test(lab, store_follows_truth)
 	free(other_alive);
 
 	const char *check[] = { "db", "check", NULL };
-	struct run r = lnmt_query(dir, 0, check);
-	run_free(&r);
+	struct lab_run r = lnmt_query(dir, 0, check);
+	lab_run_free(&r);
 	const char *sweeps[] = { "sweeps", "-f", "jsonl", NULL };
 	r = lnmt_query(dir, 0, sweeps);
 	size_t lines = 0;
 	for (const char *p = r.out; *p; p++)
 		lines += *p == '\n';
 	cr_expect_eq(lines, 4, "lnmt sweeps lists %zu sweeps, expected 4: %s", lines, r.out);
-	run_free(&r);
+	lab_run_free(&r);
 	free(before);
 	free(after);
 	free(died);
@@ -895,8 +798,8 @@ Test(lab, store_survives_kill_9)
 	cr_log_info("killed the second sweep after %zu results", lines);
 
 	const char *check[] = { "db", "check", NULL };
-	struct run r = lnmt_query(dir, 0, check);
-	run_free(&r);
+	struct lab_run r = lnmt_query(dir, 0, check);
+	lab_run_free(&r);
 	struct addr_set *up, *down, *truth = lab_truth("198.19.0.0/24");
 	stored_devices(dir, "198.19.0.0/24", &up, &down);
 	expect_same_set(up, truth, "the first sweep's devices after kill -9 of the second");
@@ -904,7 +807,7 @@ Test(lab, store_survives_kill_9)
 	r = lnmt_query(dir, 0, sweeps);
 	cr_expect(strstr(r.out, "\"id\":1,") && strstr(r.out, "\"complete\":true"),
 		  "sweep 1 is not intact and complete after the kill: %s", r.out);
-	run_free(&r);
+	lab_run_free(&r);
 	free(scan(NULL, true, first).v); /* the store takes writes again */
 	free(up);
 	free(down);
@@ -958,7 +861,7 @@ Test(lab, store_interrupted_sweep_records_no_misses)
 	cr_log_info("interrupted after %zu results", lines);
 
 	const char *devices[] = { "devices", "-f", "jsonl", NULL };
-	struct run r = lnmt_query(dir, 0, devices);
+	struct lab_run r = lnmt_query(dir, 0, devices);
 	size_t missed = 0, total = 0;
 	for (const char *p = r.out; (p = strstr(p, "\"missed\":")); p += 9) {
 		total++;
@@ -967,7 +870,7 @@ Test(lab, store_interrupted_sweep_records_no_misses)
 	cr_expect_gt(total, 4095, "%zu devices stored, expected at least the 4096 of the first sweep", total);
 	cr_expect_eq(missed, 0, "%zu of %zu devices show a miss after an interrupted sweep of all-alive hosts",
 		     missed, total);
-	run_free(&r);
+	lab_run_free(&r);
 	remove_store(dir);
 }
 
@@ -987,7 +890,7 @@ Test(lab, store_full_disk)
 		 "mount -t tmpfs -o size=1m lnmt-full '%s' && exec ip netns exec '%s' '%s' scan -P icmp "
 		 "--db '%s' -f jsonl -q 198.19.0.0/16", dir, scan_ns(), lnmt_bin(), dir);
 	char *argv[] = { "unshare", "-m", "sh", "-c", script, NULL };
-	struct run r = run_argv(argv);
+	struct lab_run r = lab_capture(argv, 0);
 	struct hits h = parse_jsonl(r.out);
 	cr_log_info("full disk: exit %d, %zu results printed, stderr: %s", r.status, h.n, r.err);
 	cr_expect_eq(h.n, 65536, "results printed with a full store: %zu, expected 65536", h.n);
@@ -995,7 +898,7 @@ Test(lab, store_full_disk)
 	cr_expect(strstr(r.err, "not everything was stored") != NULL,
 		  "stderr does not say what was not stored: %s", r.err);
 	free(h.v);
-	run_free(&r);
+	lab_run_free(&r);
 	remove_store(dir);
 }
 
@@ -1013,7 +916,7 @@ Test(lab, no_duplicates)
 	const char *cidr = "198.19.0.0/20", *what = "icmp,syn sweep of 198.19.0.0/20 with 5% loss";
 	const char *args[] = { "-P", "icmp,syn", "-p", LAB_PORTS, "--retries", "3", "-w", "1500ms", "-v",
 			       cidr, NULL };
-	struct run r;
+	struct lab_run r;
 	struct hits h = scan(&r, false, args);
 	long long dups = -1;
 	cr_log_info("stderr: %s", r.err);
@@ -1044,7 +947,7 @@ Test(lab, no_duplicates)
 		      ss.both, ss.truth);
 	free(truth);
 	free(h.v);
-	run_free(&r);
+	lab_run_free(&r);
 }
 
 Test(lab, exit_code_and_summary)
@@ -1052,7 +955,7 @@ Test(lab, exit_code_and_summary)
 	need_lab();
 	lab_up(100, 0, 1);
 	const char *args[] = { "-P", "icmp", "198.19.0.0/24", NULL };
-	struct run r;
+	struct lab_run r;
 	struct hits h = scan(&r, false, args);
 	size_t lines = 0;
 	for (const char *p = r.err; (p = strchr(p, '\n')); p++)
@@ -1066,7 +969,7 @@ Test(lab, exit_code_and_summary)
 	cr_expect_not_null(strstr(r.err, "\nlnmt: stored as sweep "), "no 'stored as sweep' line: '%s'", r.err);
 	cr_expect_eq(h.n, 256, "expected 256 result lines, got %zu", h.n);
 	free(h.v);
-	run_free(&r);
+	lab_run_free(&r);
 
 	const char *no_store[] = { "-P", "icmp", "--no-store", "198.19.0.0/24", NULL };
 	h = scan(&r, false, no_store);
@@ -1075,7 +978,7 @@ Test(lab, exit_code_and_summary)
 		lines++;
 	cr_expect_eq(lines, 1, "with --no-store expected one summary line on stderr, got %zu: '%s'", lines, r.err);
 	free(h.v);
-	run_free(&r);
+	lab_run_free(&r);
 }
 
 static bool nothing_ran;
