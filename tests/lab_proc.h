@@ -340,4 +340,30 @@ static inline int lab_stop_server(struct lab_proc *p)
 	return lab_proc_stop(p, SIGTERM, LAB_STOP_MS);
 }
 
+/*
+ * The main() of a lab test executable: the tests share one lab (and one lnmtd at a time), so
+ * they never run two at once (jobs = 1); when every test skipped (no root, no lab), it exits 77
+ * so that meson reports SKIP rather than OK. Use once per executable: LAB_TESTS_MAIN();
+ */
+#define LAB_TESTS_MAIN()                                                                            \
+	static bool lab_nothing_ran;                                                                \
+	ReportHook(POST_ALL)(struct criterion_global_stats *stats)                                  \
+	{                                                                                           \
+		lab_nothing_ran = stats->tests_passed + stats->tests_failed + stats->tests_crashed == 0; \
+	}                                                                                           \
+	int main(int argc, char *argv[])                                                            \
+	{                                                                                           \
+		struct criterion_test_set *tests = criterion_initialize();                           \
+		int result = 0;                                                                     \
+		if (criterion_handle_args(argc, argv, true)) {                                      \
+			criterion_options.jobs = 1;                                                 \
+			result = !criterion_run_all_tests(tests);                                   \
+			if (result == 0 && lab_nothing_ran)                                         \
+				result = 77;                                                        \
+		}                                                                                   \
+		criterion_finalize(tests);                                                          \
+		return result;                                                                      \
+	}                                                                                           \
+	extern int lab_tests_main_used /* so that the use ends with a semicolon */
+
 #endif

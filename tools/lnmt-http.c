@@ -39,6 +39,11 @@ static void usage(FILE *f)
 		   "  --timeout     close connections idle (or sending a request too slowly) for S\n"
 		   "                seconds (default 10)\n"
 		   "\n"
+		   "serves: /  the dashboard\n"
+		   "        /api/devices[/IP]  /api/health  /api/reports/{uptime,network}  /api/scans[/ID]\n"
+		   "        /api/scheduler/jobs[/ID]  /api/events (server-sent)  /api/charts/*.svg  /metrics\n"
+		   "        (JSON; an error is {\"error\": {\"code\", \"message\"}} with the matching status)\n"
+		   "\n"
 		   "example: lnmt-http --listen 0.0.0.0:8080 --token-file /etc/lnmt/http.token\n"
 		   "         curl -H 'Authorization: Bearer ...' http://host:8080/api/devices?state=up\n"
 		   "         then open http://host:8080/#token=... for the dashboard\n");

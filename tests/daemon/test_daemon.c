@@ -1289,29 +1289,7 @@ Test(daemon, start_errors_and_usage)
 	cr_assert_eq(lab_stop_server(&D.proc), 0);
 }
 
-static bool nothing_ran;
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	nothing_ran = stats->tests_passed + stats->tests_failed + stats->tests_crashed == 0;
-}
-
-/* One daemon at a time, and the lab is shared with the other lab tests: never run two at once.
- * When all of them skipped, exit 77 so meson reports SKIP rather than OK. */
-int main(int argc, char *argv[])
-{
-	struct criterion_test_set *tests = criterion_initialize();
-	int result = 0;
-
-	if (criterion_handle_args(argc, argv, true)) {
-		criterion_options.jobs = 1;
-		result = !criterion_run_all_tests(tests);
-		if (result == 0 && nothing_ran)
-			result = 77;
-	}
-	criterion_finalize(tests);
-	return result;
-}
+LAB_TESTS_MAIN();
 
 /* ---- the route is resolved on the sweep's thread ---- */
 

@@ -449,25 +449,4 @@ Test(client, device_and_sweeps_match_the_store)
 	expect_usage(ARGS("sweeps", "-f", "xml"), "bad --format 'xml'");
 }
 
-static bool nothing_ran;
-
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	nothing_ran = stats->tests_passed + stats->tests_failed + stats->tests_crashed == 0;
-}
-
-/* One test at a time (they share the lab); exit 77 (SKIP) when every test skipped. */
-int main(int argc, char *argv[])
-{
-	struct criterion_test_set *tests = criterion_initialize();
-	int result = 0;
-
-	if (criterion_handle_args(argc, argv, true)) {
-		criterion_options.jobs = 1;
-		result = !criterion_run_all_tests(tests);
-		if (result == 0 && nothing_ran)
-			result = 77;
-	}
-	criterion_finalize(tests);
-	return result;
-}
+LAB_TESTS_MAIN();

@@ -981,29 +981,4 @@ Test(lab, exit_code_and_summary)
 	lab_run_free(&r);
 }
 
-static bool nothing_ran;
-
-/* Remembers whether every test skipped (no root, no lab), for main() to tell meson. */
-ReportHook(POST_ALL)(struct criterion_global_stats *stats)
-{
-	nothing_ran = stats->tests_passed + stats->tests_failed + stats->tests_crashed == 0;
-}
-
-/*
- * The tests share one lab and set its config in turn: never run two at once. When all of them
- * skipped, exit 77 so meson reports SKIP rather than OK.
- */
-int main(int argc, char *argv[])
-{
-	struct criterion_test_set *tests = criterion_initialize();
-	int result = 0;
-
-	if (criterion_handle_args(argc, argv, true)) {
-		criterion_options.jobs = 1;
-		result = !criterion_run_all_tests(tests);
-		if (result == 0 && nothing_ran)
-			result = 77;
-	}
-	criterion_finalize(tests);
-	return result;
-}
+LAB_TESTS_MAIN();
