@@ -3,6 +3,7 @@
 #include "store_int.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,23 @@ static int decode_device(const struct store *st, const MDB_val *k, const MDB_val
 	return 0;
 }
 
+/* The text filter: any case, within the name, the note, the vendor, the MAC (aa:bb:cc:dd:ee:ff)
+ * or the dotted address, so that one search box finds a device by whatever one remembers. */
+static bool text_matches(const struct store_device *d, const char *text)
+{
+	if (!text || !*text || store_notes_match(d, text) || strcasestr(d->vendor, text))
+		return true;
+	char buf[48];
+	snprintf(buf, sizeof(buf), "%u.%u.%u.%u", d->ip >> 24, (d->ip >> 16) & 255, (d->ip >> 8) & 255, d->ip & 255);
+	if (strstr(buf, text))
+		return true;
+	if (!d->has_mac)
+		return false;
+	snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", d->mac[0], d->mac[1], d->mac[2], d->mac[3],
+		 d->mac[4], d->mac[5]);
+	return strcasestr(buf, text) != NULL;
+}
+
 static bool device_matches(const struct store_device *d, const struct store_filter *f)
 {
 	if (f->state >= 0 && d->state != f->state)
@@ -39,7 +57,7 @@ static bool device_matches(const struct store_device *d, const struct store_filt
 		return false;
 	if (f->vendor && *f->vendor && !strcasestr(d->vendor, f->vendor))
 		return false;
-	return store_notes_match(d, f->text);
+	return text_matches(d, f->text);
 }
 
 int store_devices_list(struct store *st, const struct store_filter *f, store_device_cb cb, void *ctx,

@@ -135,7 +135,8 @@ struct store_filter {
 	uint32_t net, mask;     /* subnet filter; mask 0 = any */
 	uint64_t seen_since_us; /* last_seen >= this; 0 = any */
 	const char *vendor;     /* case-insensitive substring; NULL = any */
-	const char *text;       /* case-insensitive substring of the name or the note; NULL = any */
+	const char *text;       /* case-insensitive substring of the name, note, vendor, MAC
+				 * (aa:bb:...) or dotted address; NULL = any */
 	uint32_t limit;         /* 0 = no limit */
 	bool has_after;
 	uint32_t after;         /* cursor: list devices with ip > after */

@@ -300,6 +300,13 @@ Test(http, api)
 	cr_assert(strstr(r.body, "\"imported\":2") && strstr(r.body, "\"known\":1") && strstr(r.body, "\"unknown\":1"),
 		  "%s", r.body);
 	resp_free(&r);
+	get(port, "/api/devices?text=198.19.0.1", &r);
+	expect(&r, 200, "devices?text=198.19.0.1");
+	int matches = 0;
+	for (const char *p = r.body; (p = strstr(p, "\"ip\":")); p++)
+		matches++;
+	cr_assert_eq(matches, 7, "text matches addresses too: .1 and .10 to .15 of the /28: %s", r.body);
+	resp_free(&r);
 	get(port, "/api/devices?text=nas", &r);
 	expect(&r, 200, "devices?text=nas");
 	cr_assert(strstr(r.body, "\"ip\":\"198.19.0.4\"") && !strstr(r.body, "198.19.0.3"), "%s", r.body);

@@ -255,6 +255,22 @@ Test(store_notes, devices_carry_them)
 	cr_assert_eq(store_devices_list(st, &f, collect_dev, &m, NULL, NULL), 0);
 	cr_assert_eq(m.n, 0, "198.18.0.9 is no device yet");
 
+	/* ... and the address too: one search box finds a device by what one remembers of it */
+	m.n = 0;
+	f.text = "18.0.3";
+	cr_assert_eq(store_devices_list(st, &f, collect_dev, &m, NULL, NULL), 0);
+	cr_assert_eq(m.n, 1);
+	cr_assert_eq(m.v[0].ip, IP(0, 3));
+	m.n = 0;
+	f.text = "198.18.0.";
+	cr_assert_eq(store_devices_list(st, &f, collect_dev, &m, NULL, NULL), 0);
+	cr_assert_eq(m.n, 3);
+	m.n = 0;
+	f.text = "198.18.1.";
+	cr_assert_eq(store_devices_list(st, &f, collect_dev, &m, NULL, NULL), 0);
+	cr_assert_eq(m.n, 0);
+	f.text = "camera";
+
 	/* Once a sweep finds it, the device carries its annotation. */
 	sweep_up(st, T_BASE + T_HOUR, later, 4);
 	d = t_get(st, IP(0, 9));
