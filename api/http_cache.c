@@ -63,17 +63,22 @@ static bool renew_stop;
 static pthread_t refresher;
 static bool refresher_started;
 
-void http_cached_put(struct http_cached *e)
+static void entry_free(struct http_cached *e)
 {
-	if (!e || atomic_fetch_sub(&e->refs, 1) != 1)
-		return;
-	MHD_destroy_response(e->plain);
+	if (e->plain)
+		MHD_destroy_response(e->plain);
 	if (e->gz)
 		MHD_destroy_response(e->gz);
 	json_decref(e->params);
 	free(e->what);
 	free(e->key);
 	free(e);
+}
+
+void http_cached_put(struct http_cached *e)
+{
+	if (e && atomic_fetch_sub(&e->refs, 1) == 1)
+		entry_free(e);
 }
 
 /* Queues e (referenced) for renewal, once; a full queue just lets it expire. */
@@ -245,12 +250,7 @@ struct http_cached *http_cache_put(uint64_t gen, const char *key, const struct h
 		free(z);
 	}
 	if (!e->plain) {
-		if (e->gz)
-			MHD_destroy_response(e->gz);
-		json_decref(e->params);
-		free(e->what);
-		free(e->key);
-		free(e);
+		entry_free(e);
 		return NULL;
 	}
 	size_t i = key_hash(key) % SLOTS;
