@@ -189,13 +189,9 @@ static char *draw(enum chart_kind k, const json_t *rep, size_t *len)
 static char *compute_chart(const char *what, const json_t *params, size_t *len)
 {
 	enum chart_kind k = chart_of(what);
-	msgpack_zone *zone = NULL;
-	msgpack_object res;
 	char err[512];
-	if (k == NO_CHART || http_call(report_of(k), (json_t *)params, &zone, &res, err, sizeof(err)) != 0)
-		return NULL;
-	json_t *rep = http_msgpack_to_json(&res);
-	msgpack_zone_free(zone);
+	int rc;
+	json_t *rep = k == NO_CHART ? NULL : http_call(report_of(k), params, &rc, err, sizeof(err));
 	char *svg = rep ? draw(k, rep, len) : NULL;
 	json_decref(rep);
 	return svg;

@@ -103,10 +103,10 @@ json_t *http_body_object(struct MHD_Connection *c, struct req *r, enum MHD_Resul
 bool http_parse_id(const char *s, uint64_t *id);
 
 /* ---- RPC (http_rpc.c) ---- */
-/* rpc_call on the worker thread's client, (re)connecting as needed: 0, an RPC error code (> 0,
- * message in err), or -errno (unreachable). params may be NULL (no params). */
-int http_call(const char *method, json_t *params, msgpack_zone **zone, msgpack_object *res, char *err,
-	      size_t errlen);
+/* Calls method on the worker thread's client, (re)connecting as needed, and returns the result as
+ * JSON (a new reference). NULL on failure, with *rc the RPC error code (> 0, message in err) or a
+ * negative errno (-ENOMEM, or lnmtd unreachable). params may be NULL (no params). */
+json_t *http_call(const char *method, const json_t *params, int *rc, char *err, size_t errlen);
 /* Calls method (params kept) and returns its result as JSON; on failure sends the JSON error
  * (status from the RPC error) and returns NULL with *ret set. */
 json_t *http_call_json(struct MHD_Connection *c, struct req *r, const char *method, json_t *params,

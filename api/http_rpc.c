@@ -34,8 +34,9 @@ static void drop_thread_client(struct rpc_client *client)
 	pthread_setspecific(client_key, NULL);
 }
 
-int http_call(const char *method, json_t *params, msgpack_zone **zone, msgpack_object *res, char *err,
-		size_t errlen)
+/* rpc_call on the thread's client: 0, an RPC error code, or -errno as rpc_call. */
+static int call_msgpack(const char *method, const json_t *params, msgpack_zone **zone, msgpack_object *res,
+			char *err, size_t errlen)
 {
 	pthread_once(&client_key_once, make_client_key);
 	for (int attempt = 0; attempt < 2; attempt++) {
@@ -54,7 +55,7 @@ int http_call(const char *method, json_t *params, msgpack_zone **zone, msgpack_o
 		}
 		err[0] = '\0';
 		uint64_t t0 = http_mono_us();
-		int rc = rpc_call(client, method, http_pack_json_params, params, zone, res, err, errlen);
+		int rc = rpc_call(client, method, http_pack_json_params, (void *)params, zone, res, err, errlen);
 		if (rc >= 0) {
 			http_observe_rpc(http_mono_us() - t0, false);
 			return rc;
@@ -67,6 +68,21 @@ int http_call(const char *method, json_t *params, msgpack_zone **zone, msgpack_o
 		}
 	}
 	return -EIO;
+}
+
+json_t *http_call(const char *method, const json_t *params, int *rc, char *err, size_t errlen)
+{
+	msgpack_zone *zone = NULL;
+	msgpack_object res;
+	if ((*rc = call_msgpack(method, params, &zone, &res, err, errlen)) != 0)
+		return NULL;
+	json_t *j = http_msgpack_to_json(&res);
+	msgpack_zone_free(zone);
+	if (!j) {
+		*rc = -ENOMEM;
+		snprintf(err, errlen, "out of memory converting %s's answer", method);
+	}
+	return j;
 }
 
 unsigned http_rpc_status(int rc)
@@ -104,19 +120,13 @@ const char *http_rpc_code_name(int rc)
 json_t *http_call_json(struct MHD_Connection *c, struct req *r, const char *method, json_t *params,
 			 enum MHD_Result *ret)
 {
-	msgpack_zone *zone = NULL;
-	msgpack_object res;
 	char err[512];
-	int rc = http_call(method, params, &zone, &res, err, sizeof(err));
-	if (rc != 0) {
-		json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", http_rpc_code_name(rc), "message", err);
-		*ret = http_send_json(c, r, http_rpc_status(rc), j, R_NOSTORE, NULL, NULL);
-		return NULL;
+	int rc;
+	json_t *j = http_call(method, params, &rc, err, sizeof(err));
+	if (!j) {
+		json_t *e = json_pack("{s:{s:s,s:s}}", "error", "code", http_rpc_code_name(rc), "message", err);
+		*ret = http_send_json(c, r, http_rpc_status(rc), e, R_NOSTORE, NULL, NULL);
 	}
-	json_t *j = http_msgpack_to_json(&res);
-	msgpack_zone_free(zone);
-	if (!j)
-		*ret = MHD_NO;
 	return j;
 }
 
@@ -153,13 +163,9 @@ enum MHD_Result http_proxy(struct MHD_Connection *c, struct req *r, const char *
 /* An http_compute_fn: the RPC call's result as JSON text. */
 static char *compute_rpc(const char *method, const json_t *params, size_t *len)
 {
-	msgpack_zone *zone = NULL;
-	msgpack_object res;
 	char err[512];
-	if (http_call(method, (json_t *)params, &zone, &res, err, sizeof(err)) != 0)
-		return NULL;
-	json_t *j = http_msgpack_to_json(&res);
-	msgpack_zone_free(zone);
+	int rc;
+	json_t *j = http_call(method, params, &rc, err, sizeof(err));
 	return j ? http_json_text(j, len) : NULL;
 }
 

@@ -99,13 +99,9 @@ static void histogram_print(FILE *f, const char *name, const char *help, size_t 
  * and err say why). */
 static json_t *health_json(int *rc, char *err, size_t errlen)
 {
-	msgpack_zone *zone = NULL;
-	msgpack_object res;
-	*rc = http_call("system.status", NULL, &zone, &res, err, errlen);
-	if (*rc != 0)
+	json_t *st = http_call("system.status", NULL, rc, err, errlen);
+	if (!st)
 		return NULL;
-	json_t *st = http_msgpack_to_json(&res);
-	msgpack_zone_free(zone);
 	json_t *out = json_object();
 	json_object_set_new(out, "daemon", json_string("ok"));
 	const char *keep[] = { "version", "pid", "started", "uptime_s", "sweeps_running", "sweeps_done",
@@ -118,16 +114,14 @@ static json_t *health_json(int *rc, char *err, size_t errlen)
 	json_decref(st);
 	json_t *lp = json_pack("{s:i}", "limit", 1);
 	json_t *last = json_null();
-	if (http_call("scan.list", lp, &zone, &res, err, errlen) == 0) {
-		json_t *l = http_msgpack_to_json(&res);
-		msgpack_zone_free(zone);
-		json_t *s0 = json_array_get(json_object_get(l, "sweeps"), 0);
-		if (s0) {
-			json_decref(last);
-			last = json_incref(s0);
-		}
-		json_decref(l);
+	int lrc;
+	json_t *l = http_call("scan.list", lp, &lrc, err, errlen);
+	json_t *s0 = json_array_get(json_object_get(l, "sweeps"), 0);
+	if (s0) {
+		json_decref(last);
+		last = json_incref(s0);
 	}
+	json_decref(l);
 	json_decref(lp);
 	json_object_set_new(out, "last_sweep", last);
 	return out;
@@ -162,9 +156,21 @@ enum MHD_Result http_health(struct MHD_Connection *c, struct req *r)
 	return http_send_json_cached(c, r, gen, key[0] ? key : NULL, &rf, out, R_NOSTORE);
 }
 
-static void metric_counter(FILE *f, const char *name, const char *help, const char *type)
+static void metric_header(FILE *f, const char *name, const char *help, const char *type)
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A metric of one unlabelled value. */
+static void metric(FILE *f, const char *name, const char *help, const char *type, json_int_t v)
+{
+	metric_header(f, name, help, type);
+	fprintf(f, "%s %" JSON_INTEGER_FORMAT "\n", name, v);
+}
+
+static json_int_t int_of(const json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
 }
 
 enum MHD_Result http_metrics(struct MHD_Connection *c, struct req *r)
@@ -174,61 +180,38 @@ enum MHD_Result http_metrics(struct MHD_Connection *c, struct req *r)
 	FILE *f = open_memstream(&text, &len);
 	if (!f)
 		return MHD_NO;
-	msgpack_zone *zone = NULL;
-	msgpack_object res;
 	char err[512];
-	int rc = http_call("system.status", NULL, &zone, &res, err, sizeof(err));
-	json_t *st = NULL, *net = NULL;
-	if (rc == 0) {
-		st = http_msgpack_to_json(&res);
-		msgpack_zone_free(zone);
-		if (http_call("report.network", NULL, &zone, &res, err, sizeof(err)) == 0) {
-			net = http_msgpack_to_json(&res);
-			msgpack_zone_free(zone);
-		}
-	}
-	metric_counter(f, "lnmt_up", "1 when lnmtd answers.", "gauge");
-	fprintf(f, "lnmt_up %d\n", st ? 1 : 0);
+	int rc;
+	json_t *st = http_call("system.status", NULL, &rc, err, sizeof(err));
+	json_t *net = st ? http_call("report.network", NULL, &rc, err, sizeof(err)) : NULL;
+	metric(f, "lnmt_up", "1 when lnmtd answers.", "gauge", st ? 1 : 0);
 	if (st) {
-		json_t *cnt = json_object_get(st, "counters");
-		metric_counter(f, "lnmt_sweeps_total", "Sweeps lnmtd finished since it started, by result.", "counter");
-		fprintf(f, "lnmt_sweeps_total{result=\"done\"} %" JSON_INTEGER_FORMAT "\n",
-			json_integer_value(json_object_get(st, "sweeps_done")));
-		fprintf(f, "lnmt_sweeps_total{result=\"failed\"} %" JSON_INTEGER_FORMAT "\n",
-			json_integer_value(json_object_get(st, "sweeps_failed")));
-		metric_counter(f, "lnmt_sweeps_running", "Sweeps running now.", "gauge");
-		fprintf(f, "lnmt_sweeps_running %" JSON_INTEGER_FORMAT "\n",
-			json_integer_value(json_object_get(st, "sweeps_running")));
-		metric_counter(f, "lnmt_probes_sent_total", "Probe packets sent by the sweeps lnmtd finished.", "counter");
-		fprintf(f, "lnmt_probes_sent_total %" JSON_INTEGER_FORMAT "\n",
-			json_integer_value(json_object_get(cnt, "probes_sent")));
-		metric_counter(f, "lnmt_replies_total", "Valid replies received by the sweeps lnmtd finished.", "counter");
-		fprintf(f, "lnmt_replies_total %" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(cnt, "replies")));
-		metric_counter(f, "lnmt_live_total", "Live addresses found by the sweeps lnmtd finished (summed).", "counter");
-		fprintf(f, "lnmt_live_total %" JSON_INTEGER_FORMAT "\n", json_integer_value(json_object_get(cnt, "live")));
-		metric_counter(f, "lnmt_rpc_requests_total", "RPC requests lnmtd received.", "counter");
-		fprintf(f, "lnmt_rpc_requests_total %" JSON_INTEGER_FORMAT "\n",
-			json_integer_value(json_object_get(cnt, "requests")));
-		metric_counter(f, "lnmt_rpc_errors_total", "RPC errors lnmtd answered.", "counter");
-		fprintf(f, "lnmt_rpc_errors_total %" JSON_INTEGER_FORMAT "\n",
-			json_integer_value(json_object_get(cnt, "errors")));
-		metric_counter(f, "lnmt_store_size_bytes", "Size of the store.", "gauge");
-		fprintf(f, "lnmt_store_size_bytes %" JSON_INTEGER_FORMAT "\n",
-			json_integer_value(json_object_get(json_object_get(st, "store"), "size_bytes")));
+		const json_t *cnt = json_object_get(st, "counters");
+		metric_header(f, "lnmt_sweeps_total", "Sweeps lnmtd finished since it started, by result.", "counter");
+		fprintf(f, "lnmt_sweeps_total{result=\"done\"} %" JSON_INTEGER_FORMAT "\n", int_of(st, "sweeps_done"));
+		fprintf(f, "lnmt_sweeps_total{result=\"failed\"} %" JSON_INTEGER_FORMAT "\n", int_of(st, "sweeps_failed"));
+		metric(f, "lnmt_sweeps_running", "Sweeps running now.", "gauge", int_of(st, "sweeps_running"));
+		metric(f, "lnmt_probes_sent_total", "Probe packets sent by the sweeps lnmtd finished.", "counter",
+		       int_of(cnt, "probes_sent"));
+		metric(f, "lnmt_replies_total", "Valid replies received by the sweeps lnmtd finished.", "counter",
+		       int_of(cnt, "replies"));
+		metric(f, "lnmt_live_total", "Live addresses found by the sweeps lnmtd finished (summed).", "counter",
+		       int_of(cnt, "live"));
+		metric(f, "lnmt_rpc_requests_total", "RPC requests lnmtd received.", "counter", int_of(cnt, "requests"));
+		metric(f, "lnmt_rpc_errors_total", "RPC errors lnmtd answered.", "counter", int_of(cnt, "errors"));
+		metric(f, "lnmt_store_size_bytes", "Size of the store.", "gauge",
+		       int_of(json_object_get(st, "store"), "size_bytes"));
 	}
 	if (net) {
-		metric_counter(f, "lnmt_devices", "Devices in the store, by state.", "gauge");
-		fprintf(f, "lnmt_devices{state=\"up\"} %" JSON_INTEGER_FORMAT "\n",
-			json_integer_value(json_object_get(net, "up")));
-		fprintf(f, "lnmt_devices{state=\"down\"} %" JSON_INTEGER_FORMAT "\n",
-			json_integer_value(json_object_get(net, "down")));
+		metric_header(f, "lnmt_devices", "Devices in the store, by state.", "gauge");
+		fprintf(f, "lnmt_devices{state=\"up\"} %" JSON_INTEGER_FORMAT "\n", int_of(net, "up"));
+		fprintf(f, "lnmt_devices{state=\"down\"} %" JSON_INTEGER_FORMAT "\n", int_of(net, "down"));
 	}
 	json_decref(st);
 	json_decref(net);
-	metric_counter(f, "lnmt_http_rpc_failures_total", "RPC calls lnmt-http could not make (lnmtd unreachable).",
-		       "counter");
-	fprintf(f, "lnmt_http_rpc_failures_total %" PRIu64 "\n", total(offsetof(struct slot, rpc_failures)));
-	metric_counter(f, "lnmt_http_requests_total", "HTTP requests answered, by status code.", "counter");
+	metric(f, "lnmt_http_rpc_failures_total", "RPC calls lnmt-http could not make (lnmtd unreachable).", "counter",
+	       (json_int_t)total(offsetof(struct slot, rpc_failures)));
+	metric_header(f, "lnmt_http_requests_total", "HTTP requests answered, by status code.", "counter");
 	for (size_t i = 0; i <= NCODES; i++) {
 		uint64_t v = total(offsetof(struct slot, codes) + i * sizeof(atomic_uint_fast64_t));
 		if (i < NCODES)
