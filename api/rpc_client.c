@@ -176,18 +176,9 @@ static int in_reserve(struct rpc_client *c)
 		c->in_len -= c->in_off;
 		c->in_off = 0;
 	}
-	if (c->in_cap - c->in_len < 4096 && c->in_cap < IN_MAX) {
-		size_t cap = c->in_cap ? c->in_cap * 2 : IN_MIN;
-		char *in;
-
-		if (cap > IN_MAX)
-			cap = IN_MAX;
-		in = realloc(c->in, cap);
-		if (!in)
-			return -ENOMEM;
-		c->in = in;
-		c->in_cap = cap;
-	}
+	int rc = rpc_grow_input(&c->in, &c->in_cap, c->in_len, 4096, IN_MIN, IN_MAX);
+	if (rc)
+		return rc;
 	return c->in_cap > c->in_len ? 0 : -EMSGSIZE;
 }
 

@@ -101,20 +101,26 @@ void rpc_conn_free(struct rpc_conn *c)
 	free(c);
 }
 
+int rpc_grow_input(char **buf, size_t *cap, size_t len, size_t slack, size_t min, size_t max)
+{
+	if (*cap - len >= slack || *cap >= max)
+		return 0;
+	size_t n = *cap ? *cap * 2 : min;
+	if (n > max)
+		n = max;
+	char *b = realloc(*buf, n);
+	if (!b)
+		return -ENOMEM;
+	*buf = b;
+	*cap = n;
+	return 0;
+}
+
 int rpc_conn_reserve(struct rpc_conn *c, char **p, size_t *avail)
 {
-	if (c->in_cap - c->in_len < IN_SLACK && c->in_cap < IN_MAX) {
-		size_t cap = c->in_cap ? c->in_cap * 2 : IN_MIN;
-		char *in;
-
-		if (cap > IN_MAX)
-			cap = IN_MAX;
-		in = realloc(c->in, cap);
-		if (!in)
-			return -ENOMEM;
-		c->in = in;
-		c->in_cap = cap;
-	}
+	int rc = rpc_grow_input(&c->in, &c->in_cap, c->in_len, IN_SLACK, IN_MIN, IN_MAX);
+	if (rc)
+		return rc;
 	if (c->in_cap == c->in_len)
 		return -ENOBUFS; /* cannot happen: the framer refuses a message before this */
 	*p = c->in + c->in_len;

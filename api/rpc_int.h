@@ -76,6 +76,10 @@ static inline size_t rpc_buf_unsent(const struct rpc_buf *b)
 	return b->len - b->off;
 }
 
+/* Input buffers: when fewer than slack bytes are free past len, *buf grows (doubling, from min,
+ * never past max). 0, or -ENOMEM (the buffer is unchanged). */
+int rpc_grow_input(char **buf, size_t *cap, size_t len, size_t slack, size_t min, size_t max);
+
 /* ---- dispatch (rpc_conn.c) ---- */
 
 /* What the connections of one server share; used by the server thread only. */
