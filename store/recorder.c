@@ -717,6 +717,15 @@ static int sweep_put_fn(struct store *st, MDB_txn *txn, void *arg)
 	return mdb_put(txn, st->db_sweep, &k, &v, 0);
 }
 
+/* The recorder's own allocations (open's failure path and close free the same ones). */
+static void free_buffers(struct store_recorder *rec)
+{
+	free(rec->series.v);
+	free(rec->tmp);
+	free(rec->batch);
+	free(rec->covered);
+}
+
 int store_recorder_open(struct store *st, struct store_sweep *info, const struct store_range *covered,
 			size_t n_covered, struct store_recorder **out, char *err, size_t errlen)
 {
@@ -776,12 +785,8 @@ fail_sync:
 	pthread_cond_destroy(&rec->cond);
 	pthread_mutex_destroy(&rec->lock);
 fail_free:
-	if (rec) {
-		free(rec->series.v);
-		free(rec->tmp);
-		free(rec->batch);
-		free(rec->covered);
-	}
+	if (rec)
+		free_buffers(rec);
 	free(rec);
 	return rc;
 }
@@ -987,10 +992,7 @@ int store_recorder_close(struct store_recorder *rec, const struct store_sweep *f
 	}
 	pthread_cond_destroy(&rec->cond);
 	pthread_mutex_destroy(&rec->lock);
-	free(rec->series.v);
-	free(rec->tmp);
-	free(rec->batch);
-	free(rec->covered);
+	free_buffers(rec);
 	free(rec);
 	return rc;
 }
