@@ -100,14 +100,6 @@ void http_cache_invalidate(void)
 	atomic_fetch_add(&generation, 1);
 }
 
-static uint64_t key_hash(const char *k)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (; *k; k++)
-		h = (h ^ (unsigned char)*k) * 0x100000001b3ull;
-	return h;
-}
-
 /* An event (or lnmtd's exit) waiting on the watcher's socket, not yet seen by the watcher: the
  * cache must not answer until it has been. One poll() of a few hundred nanoseconds. */
 static bool news_pending(void)
@@ -120,7 +112,7 @@ struct http_cached *http_cache_get(const char *key)
 {
 	if (!ttl_us || !atomic_load(&watching) || news_pending())
 		return NULL;
-	size_t i = key_hash(key) % SLOTS;
+	size_t i = http_hash(key, strlen(key)) % SLOTS;
 	uint64_t now = http_mono_us(), gen = atomic_load(&generation);
 	struct http_cached *e = NULL;
 	pthread_mutex_lock(&mu);
@@ -253,7 +245,7 @@ struct http_cached *http_cache_put(uint64_t gen, const char *key, const struct h
 		entry_free(e);
 		return NULL;
 	}
-	size_t i = key_hash(key) % SLOTS;
+	size_t i = http_hash(key, strlen(key)) % SLOTS;
 	pthread_mutex_lock(&mu);
 	struct http_cached *old = slots[i];
 	slots[i] = e;

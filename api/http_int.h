@@ -89,6 +89,8 @@ enum MHD_Result http_send_prepared(struct MHD_Connection *c, struct req *r, unsi
 bool http_accepts_gzip(struct MHD_Connection *c);
 /* gzip of in: a malloc'ed buffer and its length, or NULL. */
 char *http_gzip(const char *in, size_t len, size_t *out_len);
+/* FNV-1a of p[0, n): ETags and the cache's slots. */
+uint64_t http_hash(const char *p, size_t n);
 /* The strong ETag of a body, quoted, into etag[24]. */
 void http_etag(const char *body, size_t len, char etag[24]);
 

@@ -71,7 +71,7 @@ char *http_gzip(const char *in, size_t len, size_t *out_len)
 	return out;
 }
 
-static uint64_t fnv1a(const char *p, size_t n)
+uint64_t http_hash(const char *p, size_t n)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
 	for (size_t i = 0; i < n; i++)
@@ -81,7 +81,7 @@ static uint64_t fnv1a(const char *p, size_t n)
 
 void http_etag(const char *body, size_t len, char etag[24])
 {
-	snprintf(etag, 24, "\"%016" PRIx64 "\"", fnv1a(body, len));
+	snprintf(etag, 24, "\"%016" PRIx64 "\"", http_hash(body, len));
 }
 
 static bool etag_matches(const char *inm, const char *etag)
