@@ -265,23 +265,12 @@ enum MHD_Result http_cached_send(struct MHD_Connection *c, struct req *r, struct
 
 static bool subscribe(struct rpc_client **out)
 {
-	struct rpc_client *client;
-	if (rpc_client_connect(&client, http_srv->cfg.socket) < 0)
-		return false;
-	rpc_client_set_timeout(client, HTTP_RPC_TIMEOUT_MS);
-	json_t *params = json_pack("{s:[sss]}", "topics", "scan", "device", "job");
-	msgpack_zone *zone = NULL;
-	msgpack_object res;
+	json_t *topics = json_pack("[sss]", "scan", "device", "job");
 	char err[256];
-	int rc = rpc_call(client, "events.subscribe", http_pack_json_params, params, &zone, &res, err, sizeof(err));
-	json_decref(params);
-	msgpack_zone_free(zone);
-	if (rc != 0) {
-		rpc_client_close(client);
-		return false;
-	}
-	*out = client;
-	return true;
+	int rc;
+	*out = http_subscribe(topics, NULL, &rc, err, sizeof(err));
+	json_decref(topics);
+	return *out != NULL;
 }
 
 static void *watch(void *arg)

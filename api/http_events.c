@@ -179,37 +179,26 @@ enum MHD_Result http_events(struct MHD_Connection *c, struct req *r)
 	json_decref(q);
 	for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
 		json_array_append_new(topics, json_string(tok));
-	json_t *params = json_pack("{s:o}", "topics", topics);
 
 	struct sse *s = calloc(1, sizeof(*s));
 	if (!s) {
-		json_decref(params);
+		json_decref(topics);
 		return MHD_NO;
 	}
 	pthread_mutex_init(&s->mu, NULL);
 	s->conn = c;
 	s->refs = 2;
-	int rc = rpc_client_connect(&s->client, http_srv->cfg.socket);
 	char err[512] = "";
-	msgpack_zone *zone = NULL;
-	msgpack_object res;
-	if (rc == 0) {
-		rpc_client_set_timeout(s->client, HTTP_RPC_TIMEOUT_MS);
-		rc = rpc_call(s->client, "events.subscribe", http_pack_json_params, params, &zone, &res, err, sizeof(err));
-	} else {
-		snprintf(err, sizeof(err), "lnmtd does not answer on %s: %s", http_srv->cfg.socket, strerror(-rc));
-		s->client = NULL;
-	}
-	json_decref(params);
-	if (rc != 0) {
-		rpc_client_close(s->client);
+	int rc;
+	json_t *ok = NULL;
+	s->client = http_subscribe(topics, &ok, &rc, err, sizeof(err));
+	json_decref(topics);
+	if (!s->client) {
 		pthread_mutex_destroy(&s->mu);
 		free(s);
 		json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", http_rpc_code_name(rc), "message", err);
 		return http_send_json(c, r, http_rpc_status(rc), j, R_NOSTORE, NULL, NULL);
 	}
-	json_t *ok = http_msgpack_to_json(&res);
-	msgpack_zone_free(zone);
 	char *okt = json_dumps(ok, JSON_COMPACT);
 	json_decref(ok);
 	char head[512];

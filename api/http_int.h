@@ -113,6 +113,10 @@ json_t *http_call(const char *method, const json_t *params, int *rc, char *err, 
  * (status from the RPC error) and returns NULL with *ret set. */
 json_t *http_call_json(struct MHD_Connection *c, struct req *r, const char *method, json_t *params,
 		       enum MHD_Result *ret);
+/* A connection of its own to lnmtd, subscribed to topics (a JSON array of strings), for a
+ * thread that then reads notifications with rpc_recv: the client, and events.subscribe's answer
+ * in *reply (when reply is not NULL). NULL on failure, with *rc and err as http_call's. */
+struct rpc_client *http_subscribe(const json_t *topics, json_t **reply, int *rc, char *err, size_t errlen);
 unsigned http_rpc_status(int rc);            /* the HTTP status of an RPC failure */
 const char *http_rpc_code_name(int rc);      /* "BAD_PARAMS", "UNAVAILABLE", ... */
 /* Calls method with params (taken) and answers with its result as JSON (status on success). */

@@ -85,6 +85,31 @@ json_t *http_call(const char *method, const json_t *params, int *rc, char *err, 
 	return j;
 }
 
+struct rpc_client *http_subscribe(const json_t *topics, json_t **reply, int *rc, char *err, size_t errlen)
+{
+	struct rpc_client *client;
+	if ((*rc = rpc_client_connect(&client, http_srv->cfg.socket)) < 0) {
+		snprintf(err, errlen, "lnmtd does not answer on %s: %s", http_srv->cfg.socket, strerror(-*rc));
+		return NULL;
+	}
+	rpc_client_set_timeout(client, HTTP_RPC_TIMEOUT_MS);
+	json_t *params = json_pack("{s:O}", "topics", (json_t *)topics);
+	msgpack_zone *zone = NULL;
+	msgpack_object res;
+	*rc = rpc_call(client, "events.subscribe", http_pack_json_params, params, &zone, &res, err, errlen);
+	json_decref(params);
+	if (*rc == 0 && reply && !(*reply = http_msgpack_to_json(&res))) {
+		*rc = -ENOMEM;
+		snprintf(err, errlen, "out of memory subscribing");
+	}
+	msgpack_zone_free(zone);
+	if (*rc != 0) {
+		rpc_client_close(client);
+		return NULL;
+	}
+	return client;
+}
+
 unsigned http_rpc_status(int rc)
 {
 	if (rc < 0)
