@@ -179,7 +179,9 @@ int main(int argc, char **argv)
 
 	struct capture cap = { 0 };
 	pthread_t th;
-	if (rx_open(&cap.rx, ifname, "icmp[icmptype] == icmp-echoreply", 16u << 20, err, sizeof(err))) {
+	struct rx_config rc = { .ifname = ifname, .filter = "icmp[icmptype] == icmp-echoreply",
+				.buffer_bytes = 16u << 20, .kind = RX_RING };
+	if (rx_open(&cap.rx, &rc, err, sizeof(err))) {
 		fprintf(stderr, "ceiling: %s\n", err);
 		return 1;
 	}

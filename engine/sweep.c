@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sweep.c: a sweep from set-up to stats: lays out the slots and templates, maps the bitmaps,
- * opens the capture, starts the senders and the receiver, runs the passes with the retry gaps,
- * waits out the cooldown and collects the figures. The hot loops are in sweep_tx.c and
- * sweep_rx.c.
+ * starts the receiver (which opens the capture) and the senders side by side, runs the passes
+ * with the retry gaps, waits out the cooldown and collects the figures. The hot loops are in
+ * sweep_tx.c and sweep_rx.c.
  */
 #include "sweep_int.h"
 
@@ -12,6 +12,7 @@
 #include "err.h"
 
 #include <errno.h>
+#include <net/ethernet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +20,6 @@
 #include <time.h>
 
 #define DEFAULT_BATCH 64
-/* The capture ring: room for every reply of a sweep up to ~400k probes, 64 MiB at most. The
- * kernel zeroes the whole ring before the first probe leaves (~1.5 ms per MiB here), so a ring
- * sized for the sweep rather than the largest sweep starts small sweeps ~80 ms sooner. */
-#define RX_BYTES_PER_PROBE 160u
-#define RX_BUFFER_MIN (4u << 20)
-#define RX_BUFFER_MAX (64u << 20)
 #define GRACE_NS 250000000ull        /* replies drained after a first Ctrl-C */
 #define RETRY_GAP_MIN_NS 20000000ull /* pause before a retry pass: at least 20 ms ... */
 #define RETRY_GAP_RTTS 4             /* ... or 4x the slowest RTT seen, capped by wait */
@@ -120,28 +115,109 @@ static int alloc_state(struct sweep *sw, char *err, size_t errlen)
 	return 0;
 }
 
-static size_t rx_buffer_bytes(const struct sweep *sw)
+/* The EtherType every reply has: ARP, IPv4, or 0 when the sweep mixes them. */
+static uint16_t reply_ethertype(const struct sweep_config *cfg)
 {
-	if (sw->cfg->rx_buffer_bytes)
-		return sw->cfg->rx_buffer_bytes;
-	uint64_t want = sw->probes_estimate * RX_BYTES_PER_PROBE;
-	return want < RX_BUFFER_MIN ? RX_BUFFER_MIN : want > RX_BUFFER_MAX ? RX_BUFFER_MAX : want;
+	unsigned arp = 0;
+
+	for (unsigned i = 0; i < cfg->n_probes; i++)
+		arp += cfg->probes[i] == &probe_arp;
+	return arp == cfg->n_probes ? ETHERTYPE_ARP : arp ? 0 : ETHERTYPE_IP;
 }
 
+/* Opens the capture, sized for one pass's replies: rx_plan() picks a packet socket for small
+ * sweeps (nothing to set up or wait for) and a ring for large ones. */
 static int open_rx(struct sweep *sw, char *err, size_t errlen)
 {
 	char filter[512];
 	int rc;
 
-	if (sw->cfg->tx == TX_NULL)
-		return 0;
 	if ((rc = sweep_bpf_filter(sw->cfg, filter, sizeof(filter))))
 		return rc;
-	rc = rx_open(&sw->rx, sw->cfg->ifname, filter, rx_buffer_bytes(sw), err, errlen);
+	struct rx_config c = {
+		.ifname = sw->cfg->ifname, .filter = filter, .ethertype = reply_ethertype(sw->cfg),
+		.frames = sw->probes_estimate, .buffer_bytes = sw->cfg->rx_buffer_bytes,
+	};
+	rc = rx_open(&sw->rx, &c, err, errlen);
 	if (rc == -EPERM)
 		snprintf(err, errlen, "packet capture needs CAP_NET_RAW: run as root, or grant it with "
 				      "'setcap cap_net_raw+ep' on the lnmt binary");
 	return rc;
+}
+
+/*
+ * The receiver thread: opens the capture while the senders open their sockets (start() waits
+ * for both), then waits until start() or stop_rx() releases it, then receives.
+ */
+static void *rx_thread_main(void *arg)
+{
+	struct sweep *sw = arg;
+	char err[256] = "";
+	int rc = open_rx(sw, err, sizeof(err));
+
+	pthread_mutex_lock(&sw->lock);
+	sw->rx_open_rc = rc;
+	snprintf(sw->rx_err, sizeof(sw->rx_err), "%s", err);
+	sw->rx_opened = true;
+	pthread_cond_broadcast(&sw->changed);
+	while (!sw->rx_released)
+		pthread_cond_wait(&sw->changed, &sw->lock);
+	pthread_mutex_unlock(&sw->lock);
+	return rc ? NULL : sweep_rx_main(sw);
+}
+
+static int start_rx(struct sweep *sw, char *err, size_t errlen)
+{
+	int rc;
+
+	if (sw->cfg->tx == TX_NULL)
+		return 0;
+	if ((rc = -pthread_create(&sw->rx_thread, NULL, rx_thread_main, sw))) {
+		snprintf(err, errlen, "cannot start the receiver thread: %s", lnmt_strerror(rc));
+		return rc;
+	}
+	sw->rx_running = true;
+	return 0;
+}
+
+/* Waits until the receiver thread has opened the capture (or failed to). */
+static int await_rx(struct sweep *sw, char *err, size_t errlen)
+{
+	int rc;
+
+	if (!sw->rx_running)
+		return 0;
+	pthread_mutex_lock(&sw->lock);
+	while (!sw->rx_opened)
+		pthread_cond_wait(&sw->changed, &sw->lock);
+	rc = sw->rx_open_rc;
+	pthread_mutex_unlock(&sw->lock);
+	if (rc)
+		snprintf(err, errlen, "%s", sw->rx_err);
+	return rc;
+}
+
+/* Lets the receiver thread go on: to receive once t0 is set, or to end (rx_stop set). */
+static void release_rx(struct sweep *sw)
+{
+	pthread_mutex_lock(&sw->lock);
+	sw->rx_released = true;
+	pthread_cond_broadcast(&sw->changed);
+	pthread_mutex_unlock(&sw->lock);
+}
+
+/* Stops the receiver: it drains what is queued and ends; rx_wake() cuts short a wait for
+ * frames, so the sweep does not end up to a poll timeout after its last reply. */
+static void stop_rx(struct sweep *sw)
+{
+	if (!sw->rx_running)
+		return;
+	__atomic_store_n(&sw->rx_stop, 1, __ATOMIC_RELEASE);
+	release_rx(sw);
+	if (sw->rx)
+		rx_wake(sw->rx);
+	pthread_join(sw->rx_thread, NULL);
+	sw->rx_running = false;
 }
 
 static bool all_answered(const struct sweep *sw)
@@ -231,11 +307,8 @@ static void fill_stats(const struct sweep *sw, struct sweep_stats *st)
 static void sweep_free(struct sweep *sw)
 {
 	sweep_senders_stop(sw);
-	if (sw->rx_running) {
-		__atomic_store_n(&sw->rx_stop, 1, __ATOMIC_RELEASE);
-		pthread_join(sw->rx_thread, NULL);
-	}
-	rx_close(sw->rx);
+	stop_rx(sw);
+	rx_close(sw->rx); /* neither this nor the senders' close waits for the kernel (sockclose.h) */
 	if (sw->answered)
 		munmap(sw->answered, sw->answered_len);
 	if (sw->alive)
@@ -277,16 +350,21 @@ static int start(struct sweep *sw, char *err, size_t errlen)
 		return rc;
 	}
 	if ((rc = plan_slots(sw, err, errlen)) || (rc = alloc_state(sw, err, errlen)) ||
-	    (rc = sweep_senders_start(sw, err, errlen)) || (rc = open_rx(sw, err, errlen)))
+	    (rc = start_rx(sw, err, errlen)))
+		return rc;
+	/* The capture opens on the receiver thread while the senders open their sockets; the
+	 * first probe leaves only once both are ready, so no reply can come too early. */
+	char rx_err[256] = "";
+	rc = sweep_senders_start(sw, err, errlen);
+	int rx_rc = await_rx(sw, rx_err, sizeof(rx_err));
+	if (!rc && rx_rc) {
+		snprintf(err, errlen, "%s", rx_err);
+		rc = rx_rc;
+	}
+	if (rc)
 		return rc;
 	sw->t0 = sw->last_progress = clock_now_ns();
-	if (sw->rx) {
-		if ((rc = -pthread_create(&sw->rx_thread, NULL, sweep_rx_main, sw))) {
-			snprintf(err, errlen, "cannot start the receiver thread: %s", lnmt_strerror(rc));
-			return rc;
-		}
-		sw->rx_running = true;
-	}
+	release_rx(sw);
 	return 0;
 }
 
@@ -300,11 +378,7 @@ int sweep_run(const struct sweep_config *cfg, const struct sweep_sink *sink,
 	sweep_init(&sw);
 	if (!(rc = start(&sw, err, errlen))) {
 		rc = run_passes(&sw, st, err, errlen);
-		if (sw.rx_running) {
-			__atomic_store_n(&sw.rx_stop, 1, __ATOMIC_RELEASE);
-			pthread_join(sw.rx_thread, NULL);
-			sw.rx_running = false;
-		}
+		stop_rx(&sw);
 		st->elapsed_ns = clock_now_ns() - sw.t0;
 		sweep_report_progress(&sw, clock_now_ns(), true);
 	}
@@ -312,6 +386,8 @@ int sweep_run(const struct sweep_config *cfg, const struct sweep_sink *sink,
 		st->tx_name = tx_name(sw.senders[0].tx);
 		st->tx_fallback = tx_fallback_reason(sw.senders[0].tx);
 	}
+	if (sw.rx)
+		st->rx_name = rx_name(sw.rx);
 	fill_stats(&sw, st);
 	sweep_free(&sw);
 	return rc;

@@ -45,7 +45,7 @@ struct sweep_config {
 	uint64_t rate_pps;                /* 0 = as fast as the machine goes */
 	unsigned retries;
 	uint64_t wait_ns;                 /* cooldown after the last probe */
-	size_t rx_buffer_bytes;           /* capture ring; 0 = sized for the sweep (4-64 MiB) */
+	size_t rx_buffer_bytes;           /* capture buffer; 0 = sized for the sweep (io/rx.h) */
 };
 
 struct sweep_result {
@@ -90,6 +90,7 @@ struct sweep_stats {
 	uint64_t send_ns;    /* start to the last probe */
 	const char *tx_name;      /* static strings */
 	const char *tx_fallback;
+	const char *rx_name;      /* capture backend: "socket" (small sweeps) or "ring"; NULL in a dry run */
 	unsigned senders;
 	enum sweep_end ended;
 };

@@ -82,6 +82,12 @@ struct sweep {
 	bool quit;
 	/* Counters the receiver writes and the others read. */
 	uint64_t replies, dups, live, max_rtt_ns, invalid;
+	/* The receiver thread opens the capture (sweep.c start()); under `lock`, signalled on
+	 * `changed`: rx_opened with rx_open_rc and rx_err once it tried, rx_released when it may
+	 * go on to receive (or to end, when rx_stop is set). */
+	bool rx_opened, rx_released;
+	int rx_open_rc;
+	char rx_err[256];
 };
 
 static inline uint64_t sweep_load(const uint64_t *v)

@@ -5,6 +5,7 @@
 #include "clock.h"
 #include "err.h"
 #include "hex.h"
+#include "sockclose.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -624,7 +625,7 @@ int netinfo_arp_resolve(int ifindex, const uint8_t src_mac[6], uint32_t src_ip, 
 	}
 
 out_close:
-	close(fd);
+	sockclose_deferred(&fd, 1); /* a packet socket: close() would wait a grace period */
 	return rc;
 }
 

@@ -1,27 +1,81 @@
 /* SPDX-License-Identifier: MIT */
-/* rx.c: libpcap capture for replies (see rx.h for the choices made). */
+/* rx.c: reply capture, a packet socket for small sweeps and a libpcap ring for large ones (see rx.h). */
 #include "rx.h"
 
 #include "err.h"
+#include "sockclose.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/filter.h>
+#include <net/if.h>
 #include <pcap/pcap.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define RX_SNAPLEN 128 /* every reply we parse fits: Ethernet + IPv4 (+options) + L4 header + 16 bytes */
 
+/*
+ * Sizing. A ring needs ~160 bytes per frame (TPACKET_V3 header, the frame, alignment); libpcap
+ * rounds it up to whole 256 KiB blocks. A socket's queue is charged each frame's truesize,
+ * ~700-1300 bytes for a small reply here: 2 KiB leaves room for bigger skbs from other drivers.
+ */
+#define RING_BYTES_PER_FRAME 160u
+#define RING_MIN (1u << 20)
+#define RING_MAX (64u << 20)
+#define SOCKET_BYTES_PER_FRAME 2048u
+#define SOCKET_MIN (256u << 10)
+#define SOCKET_MAX ((size_t)RX_SOCKET_MAX_FRAMES * SOCKET_BYTES_PER_FRAME)
+#define SOCKET_BATCH 64 /* frames per recvmmsg */
+
 struct rx {
-	pcap_t *pcap;
-	int fd;
+	enum rx_kind kind;
+	int fd;                      /* the socket (for the ring, libpcap's) */
+	int wake_fd;                 /* eventfd: rx_wake's latch */
+	pcap_t *pcap;                /* ring */
 	int64_t realtime_to_mono_ns; /* add to a kernel (CLOCK_REALTIME) timestamp */
+	uint64_t dropped;            /* socket: PACKET_STATISTICS resets on every read */
 	rx_frame_cb cb;
 	void *ctx;
+	/* socket: recvmmsg's vectors */
+	struct mmsghdr msgs[SOCKET_BATCH];
+	struct iovec iov[SOCKET_BATCH];
+	struct sockaddr_ll from[SOCKET_BATCH];
+	uint8_t frames[SOCKET_BATCH][RX_SNAPLEN];
+	union {
+		char buf[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr align;
+	} ctl[SOCKET_BATCH];
 };
+
+static size_t clamp(uint64_t v, size_t lo, size_t hi)
+{
+	return v < lo ? lo : v > hi ? hi : (size_t)v;
+}
+
+void rx_plan(const struct rx_config *c, struct rx_plan *out)
+{
+	enum rx_kind kind = c->kind;
+
+	if (kind == RX_AUTO)
+		kind = c->frames <= RX_SOCKET_MAX_FRAMES ? RX_SOCKET : RX_RING;
+	out->kind = kind;
+	if (c->buffer_bytes)
+		out->bytes = c->buffer_bytes;
+	else if (kind == RX_SOCKET)
+		out->bytes = clamp(c->frames * SOCKET_BYTES_PER_FRAME, SOCKET_MIN, SOCKET_MAX);
+	else
+		out->bytes = clamp(c->frames * RING_BYTES_PER_FRAME, RING_MIN, RING_MAX);
+}
 
 static int64_t clock_offset_ns(void)
 {
@@ -31,27 +85,24 @@ static int64_t clock_offset_ns(void)
 	return ((int64_t)mono.tv_sec - rt.tv_sec) * 1000000000 + (mono.tv_nsec - rt.tv_nsec);
 }
 
+/* ---- ring: libpcap ------------------------------------------------------------------------ */
+
 static int pcap_fail(struct rx *rx, const char *what, char *err, size_t errlen)
 {
 	snprintf(err, errlen, "%s: %s", what, pcap_geterr(rx->pcap));
 	return LNMT_E_PCAP;
 }
 
-int rx_open(struct rx **out, const char *ifname, const char *filter, size_t buffer_bytes,
-	    char *err, size_t errlen)
+static int ring_open(struct rx *rx, const struct rx_config *c, size_t bytes, char *err, size_t errlen)
 {
 	char ebuf[PCAP_ERRBUF_SIZE] = "";
 	struct bpf_program prog;
-	struct rx *rx = calloc(1, sizeof(*rx));
 	int rc;
 
-	if (!rx)
-		return -ENOMEM;
-	rx->pcap = pcap_create(ifname, ebuf);
+	rx->pcap = pcap_create(c->ifname, ebuf);
 	if (!rx->pcap) {
-		snprintf(err, errlen, "pcap_create(%s): %s", ifname, ebuf);
-		rc = LNMT_E_PCAP;
-		goto fail;
+		snprintf(err, errlen, "pcap_create(%s): %s", c->ifname, ebuf);
+		return LNMT_E_PCAP;
 	}
 	pcap_set_snaplen(rx->pcap, RX_SNAPLEN);
 	pcap_set_promisc(rx->pcap, 0);
@@ -60,48 +111,38 @@ int rx_open(struct rx **out, const char *ifname, const char *filter, size_t buff
 	 * latest after 1 ms, so a sweep still ends within 1 ms of its last reply. */
 	pcap_set_immediate_mode(rx->pcap, 0);
 	pcap_set_timeout(rx->pcap, 1);
-	pcap_set_buffer_size(rx->pcap, (int)buffer_bytes);
+	pcap_set_buffer_size(rx->pcap, bytes > INT32_MAX ? INT32_MAX : (int)bytes);
 	pcap_set_tstamp_precision(rx->pcap, PCAP_TSTAMP_PRECISION_NANO);
 	rc = pcap_activate(rx->pcap);
 	if (rc == PCAP_ERROR_PERM_DENIED) {
-		snprintf(err, errlen, "capture on %s needs CAP_NET_RAW", ifname);
-		rc = -EPERM;
-		goto fail;
+		snprintf(err, errlen, "capture on %s needs CAP_NET_RAW", c->ifname);
+		return -EPERM;
 	}
-	if (rc < 0) {
-		rc = pcap_fail(rx, "pcap_activate", err, errlen);
-		goto fail;
+	if (rc == PCAP_ERROR_NO_SUCH_DEVICE) {
+		snprintf(err, errlen, "capture on %s: no such interface", c->ifname);
+		return -ENODEV;
 	}
-	if (pcap_setdirection(rx->pcap, PCAP_D_IN) < 0) {
-		rc = pcap_fail(rx, "pcap_setdirection", err, errlen);
-		goto fail;
-	}
-	if (pcap_compile(rx->pcap, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
-		rc = pcap_fail(rx, "pcap_compile", err, errlen);
-		goto fail;
-	}
+	if (rc < 0)
+		return pcap_fail(rx, "pcap_activate", err, errlen);
+	rx->fd = pcap_get_selectable_fd(rx->pcap); /* from here on, rx_close() defers its close */
+	if (pcap_setdirection(rx->pcap, PCAP_D_IN) < 0)
+		return pcap_fail(rx, "pcap_setdirection", err, errlen);
+	if (pcap_compile(rx->pcap, &prog, c->filter, 1, PCAP_NETMASK_UNKNOWN) < 0)
+		return pcap_fail(rx, "pcap_compile", err, errlen);
 	rc = pcap_setfilter(rx->pcap, &prog);
 	pcap_freecode(&prog);
-	if (rc < 0) {
-		rc = pcap_fail(rx, "pcap_setfilter", err, errlen);
-		goto fail;
-	}
-	if (pcap_setnonblock(rx->pcap, 1, ebuf) < 0 || (rx->fd = pcap_get_selectable_fd(rx->pcap)) < 0) {
+	if (rc < 0)
+		return pcap_fail(rx, "pcap_setfilter", err, errlen);
+	if (pcap_setnonblock(rx->pcap, 1, ebuf) < 0 || rx->fd < 0) {
 		snprintf(err, errlen, "pcap_setnonblock: %s", ebuf);
-		rc = LNMT_E_PCAP;
-		goto fail;
+		return LNMT_E_PCAP;
 	}
 	/* PCAP_D_IN drops our own probes only after the kernel has cloned each one for this socket
 	 * (dev_queue_xmit_nit: ~5% of a sweep's CPU); this option skips the clone. Best effort: the
 	 * direction filter stays as the safety net on kernels without it (before 4.20). */
 	int one = 1;
 	setsockopt(rx->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
-	rx->realtime_to_mono_ns = clock_offset_ns();
-	*out = rx;
 	return 0;
-fail:
-	rx_close(rx);
-	return rc;
 }
 
 static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
@@ -112,36 +153,260 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *b
 	rx->cb(rx->ctx, bytes, h->caplen, (uint64_t)ts);
 }
 
-int rx_dispatch(struct rx *rx, rx_frame_cb cb, void *ctx, int timeout_ms)
+static int ring_drain(struct rx *rx)
 {
-	struct pollfd pfd = { .fd = rx->fd, .events = POLLIN };
 	int total = 0, n;
 
-	rx->cb = cb;
-	rx->ctx = ctx;
-	if (timeout_ms > 0 && poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR)
-		return -errno;
 	/* Non-blocking dispatch returns 0 once the ring is empty. */
 	while ((n = pcap_dispatch(rx->pcap, -1, on_packet, (u_char *)rx)) > 0)
 		total += n;
-	if (n == PCAP_ERROR)
+	return n == PCAP_ERROR ? LNMT_E_PCAP : total;
+}
+
+/* ---- socket: AF_PACKET and recvmmsg ------------------------------------------------------- */
+
+/* The filter compiled by libpcap for Ethernet frames, as the kernel runs it on this socket
+ * (libpcap's programs are classic BPF, the socket filter's format). */
+static int attach_filter(int fd, const char *filter, char *err, size_t errlen)
+{
+	struct bpf_program prog;
+	pcap_t *dead = pcap_open_dead(DLT_EN10MB, RX_SNAPLEN);
+	int rc = 0;
+
+	if (!dead) {
+		snprintf(err, errlen, "pcap_open_dead: out of memory");
+		return -ENOMEM;
+	}
+	if (pcap_compile(dead, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+		snprintf(err, errlen, "pcap_compile: %s", pcap_geterr(dead));
+		pcap_close(dead);
 		return LNMT_E_PCAP;
-	return total;
+	}
+	struct sock_fprog fp = { .len = (unsigned short)prog.bf_len, .filter = (struct sock_filter *)prog.bf_insns };
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "SO_ATTACH_FILTER: %s", strerror(errno));
+	}
+	pcap_freecode(&prog);
+	pcap_close(dead);
+	return rc;
+}
+
+/*
+ * Asks for a queue of bytes (as the kernel counts it, which is twice what SO_RCVBUF is given):
+ * SO_RCVBUFFORCE passes net.core.rmem_max with CAP_NET_ADMIN, SO_RCVBUF stops there. Returns
+ * what the kernel granted.
+ */
+static size_t set_queue(int fd, size_t bytes)
+{
+	int half = bytes / 2 > INT32_MAX ? INT32_MAX : (int)(bytes / 2), got = 0;
+	socklen_t len = sizeof(got);
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &half, sizeof(half)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &half, sizeof(half));
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len) < 0 || got < 0)
+		return 0;
+	return (size_t)got;
+}
+
+/*
+ * Opens the socket. Returns 0, 1 when the kernel granted a smaller queue than planned (the
+ * socket is closed again; the caller may use a ring instead), or an error.
+ */
+static int socket_open(struct rx *rx, const struct rx_config *c, size_t bytes, bool may_fall_back, char *err,
+		       size_t errlen)
+{
+	unsigned ifindex = if_nametoindex(c->ifname);
+	int one = 1, rc;
+
+	if (!ifindex) {
+		snprintf(err, errlen, "capture on %s: no such interface", c->ifname);
+		return errno == ENODEV || errno == ENXIO ? -ENODEV : -errno;
+	}
+	/* Protocol 0 until bind(): a socket created with a protocol is hooked into every
+	 * interface at once, and re-hooking it to one costs a grace period (synchronize_net). The
+	 * filter goes on before the hook, so nothing unfiltered is ever queued. */
+	rx->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (rx->fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "capture on %s: %s", c->ifname,
+			 rc == -EPERM ? "needs CAP_NET_RAW" : strerror(-rc));
+		return rc;
+	}
+	if ((rc = attach_filter(rx->fd, c->filter, err, errlen)))
+		return rc;
+	if (set_queue(rx->fd, bytes) < bytes && may_fall_back)
+		return 1;
+	/* Best effort, as for the ring; the PACKET_OUTGOING check in socket_drain stays. */
+	setsockopt(rx->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
+	if (setsockopt(rx->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "SO_TIMESTAMPNS: %s", strerror(errno));
+		return rc;
+	}
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET,
+		.sll_protocol = htons(c->ethertype ? c->ethertype : ETH_P_ALL),
+		.sll_ifindex = (int)ifindex,
+	};
+	if (bind(rx->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "capture on %s: bind: %s", c->ifname, strerror(errno));
+		return rc;
+	}
+	for (unsigned i = 0; i < SOCKET_BATCH; i++) {
+		rx->iov[i] = (struct iovec){ rx->frames[i], RX_SNAPLEN };
+		rx->msgs[i].msg_hdr = (struct msghdr){
+			.msg_name = &rx->from[i], .msg_iov = &rx->iov[i], .msg_iovlen = 1,
+		};
+	}
+	return 0;
+}
+
+static uint64_t frame_time(struct rx *rx, struct msghdr *mh)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
+			struct timespec ts;
+			memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+			return (uint64_t)((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec + rx->realtime_to_mono_ns);
+		}
+	}
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+static int socket_drain(struct rx *rx)
+{
+	int total = 0;
+
+	for (;;) {
+		for (unsigned i = 0; i < SOCKET_BATCH; i++) {
+			struct msghdr *mh = &rx->msgs[i].msg_hdr;
+			mh->msg_namelen = sizeof(rx->from[i]);
+			mh->msg_control = rx->ctl[i].buf;
+			mh->msg_controllen = sizeof(rx->ctl[i].buf);
+			mh->msg_flags = 0;
+		}
+		int n = recvmmsg(rx->fd, rx->msgs, SOCKET_BATCH, MSG_DONTWAIT, NULL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN || errno == EWOULDBLOCK ? total : -errno;
+		}
+		for (int i = 0; i < n; i++) {
+			struct msghdr *mh = &rx->msgs[i].msg_hdr;
+			/* Inbound only, as PCAP_D_IN: our own probes, where PACKET_IGNORE_OUTGOING is
+			 * missing, are never replies. A frame longer than the buffer arrives cut to
+			 * RX_SNAPLEN bytes, as libpcap's snaplen cuts it. */
+			if (mh->msg_namelen >= sizeof(struct sockaddr_ll) && rx->from[i].sll_pkttype == PACKET_OUTGOING)
+				continue;
+			rx->cb(rx->ctx, rx->frames[i], rx->msgs[i].msg_len, frame_time(rx, mh));
+			total++;
+		}
+		if (n < SOCKET_BATCH)
+			return total;
+	}
+}
+
+/* ---- common -------------------------------------------------------------------------------- */
+
+int rx_open(struct rx **out, const struct rx_config *c, char *err, size_t errlen)
+{
+	struct rx_plan plan;
+	struct rx *rx = calloc(1, sizeof(*rx));
+	int rc;
+
+	if (!rx)
+		return -ENOMEM;
+	rx->fd = -1;
+	rx->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (rx->wake_fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	rx_plan(c, &plan);
+	rx->kind = plan.kind;
+	if (plan.kind == RX_SOCKET) {
+		rc = socket_open(rx, c, plan.bytes, c->kind == RX_AUTO, err, errlen);
+		if (rc == 1) {
+			/* The kernel's limit is below what a burst of every reply needs: a ring. */
+			sockclose_deferred(&rx->fd, 1);
+			rx->fd = -1;
+			struct rx_config ring = *c;
+			ring.kind = RX_RING;
+			rx_plan(&ring, &plan);
+			rx->kind = RX_RING;
+		} else if (rc) {
+			goto fail;
+		}
+	}
+	if (rx->kind == RX_RING && (rc = ring_open(rx, c, plan.bytes, err, errlen)))
+		goto fail;
+	rx->realtime_to_mono_ns = clock_offset_ns();
+	*out = rx;
+	return 0;
+fail:
+	rx_close(rx);
+	return rc;
+}
+
+int rx_dispatch(struct rx *rx, rx_frame_cb cb, void *ctx, int timeout_ms)
+{
+	struct pollfd pfd[2] = { { .fd = rx->fd, .events = POLLIN }, { .fd = rx->wake_fd, .events = POLLIN } };
+
+	rx->cb = cb;
+	rx->ctx = ctx;
+	if (timeout_ms > 0 && poll(pfd, 2, timeout_ms) < 0 && errno != EINTR)
+		return -errno;
+	return rx->kind == RX_RING ? ring_drain(rx) : socket_drain(rx);
+}
+
+void rx_wake(struct rx *rx)
+{
+	uint64_t one = 1;
+
+	/* Never read: the eventfd stays readable, so every later poll returns at once. */
+	if (rx && write(rx->wake_fd, &one, sizeof(one)) < 0) {
+		/* Only EAGAIN at a counter of 2^64-2, and it is readable already then. */
+	}
 }
 
 uint64_t rx_dropped(struct rx *rx)
 {
-	struct pcap_stat st;
-	if (pcap_stats(rx->pcap, &st) < 0)
-		return 0;
-	return st.ps_drop;
+	if (rx->kind == RX_RING) {
+		struct pcap_stat st;
+		return pcap_stats(rx->pcap, &st) < 0 ? 0 : st.ps_drop;
+	}
+	struct tpacket_stats st;
+	socklen_t len = sizeof(st);
+	if (getsockopt(rx->fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
+		rx->dropped += st.tp_drops; /* the kernel resets its counters on every read */
+	return rx->dropped;
+}
+
+const char *rx_name(const struct rx *rx)
+{
+	return rx->kind == RX_RING ? "ring" : "socket";
 }
 
 void rx_close(struct rx *rx)
 {
 	if (!rx)
 		return;
-	if (rx->pcap)
+	if (rx->pcap) {
+		/* libpcap closes its descriptor itself, and that close would wait: it gets a
+		 * duplicate to close, and the socket's last reference goes the deferred way. */
+		int fd = rx->fd >= 0 ? dup(rx->fd) : -1;
 		pcap_close(rx->pcap);
+		rx->fd = fd;
+	}
+	if (rx->fd >= 0)
+		sockclose_deferred(&rx->fd, 1);
+	if (rx->wake_fd >= 0)
+		close(rx->wake_fd);
 	free(rx);
 }

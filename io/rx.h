@@ -1,11 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rx.h: the reply receiver, libpcap on one interface, inbound only (so the scanner's own
- * frames and its kernel's RSTs are never seen), frames handed over in blocks retired within
- * 1 ms (few wake-ups, and a sweep still ends right after its last reply), a large kernel ring,
- * and the caller's BPF filter. Timestamps are the kernel's arrival times converted to
- * CLOCK_MONOTONIC ns, so RTTs do not include time spent waiting in the ring.
- * One thread uses an rx at a time.
+ * rx.h: the reply receiver on one interface, inbound only (so the scanner's own frames and its
+ * kernel's RSTs are never seen), with the caller's BPF filter (pcap syntax over Ethernet
+ * frames). Two backends, chosen at run time by how many replies the sweep can get:
+ *
+ *  - "socket": an AF_PACKET socket read with recvmmsg, the kernel's per-socket queue sized for
+ *    every reply. Nothing to set up: no ring to allocate, and none of the grace periods a ring
+ *    costs the kernel (PACKET_RX_RING waits one, 10-30 ms, whatever its size). Each reply wakes
+ *    the receiver, which is what a small sweep wants (its last reply is seen at once) and what a
+ *    large one cannot afford. Small sweeps.
+ *  - "ring": libpcap on a TPACKET_V3 ring sized for the sweep, frames handed over in blocks
+ *    retired within 1 ms (few wake-ups, and a sweep still ends right after its last reply).
+ *    Large sweeps.
+ *
+ * Both close their socket through sockclose_deferred(), so closing never waits for the kernel.
+ * Timestamps are the kernel's arrival times converted to CLOCK_MONOTONIC ns, so RTTs do not
+ * include time spent waiting in a queue. One thread uses an rx at a time, except rx_wake().
  */
 #ifndef LNMT_RX_H
 #define LNMT_RX_H
@@ -17,19 +27,54 @@ struct rx;
 
 typedef void (*rx_frame_cb)(void *ctx, const uint8_t *frame, size_t len, uint64_t ts_ns);
 
-/*
- * Opens capture on ifname with filter (pcap syntax). buffer_bytes is the kernel ring size.
- * Returns 0, -EPERM without CAP_NET_RAW, LNMT_E_PCAP with libpcap's text in err.
- */
-int rx_open(struct rx **out, const char *ifname, const char *filter, size_t buffer_bytes,
-	    char *err, size_t errlen);
+enum rx_kind { RX_AUTO, RX_SOCKET, RX_RING };
 
-/* Waits up to timeout_ms for frames, then hands every queued frame to cb. Returns the number
- * handled or a negative error. */
+/* Replies up to which RX_AUTO picks the socket: a /20 of one probe. */
+#define RX_SOCKET_MAX_FRAMES 4096u
+
+struct rx_config {
+	const char *ifname;
+	const char *filter;   /* pcap syntax, applied to whole Ethernet frames */
+	uint16_t ethertype;   /* socket: only frames of this EtherType reach the filter; 0 = all */
+	uint64_t frames;      /* the most replies the sweep can get (probes of a pass) */
+	size_t buffer_bytes;  /* kernel buffer (ring, or the socket's queue); 0 = sized for frames */
+	enum rx_kind kind;    /* RX_AUTO: by frames */
+};
+
+struct rx_plan {
+	enum rx_kind kind;
+	size_t bytes; /* the ring, or the socket queue's budget as the kernel counts it (truesize) */
+};
+
+/*
+ * What rx_open() sets up for c, before it asks the kernel: RX_AUTO becomes RX_SOCKET up to
+ * RX_SOCKET_MAX_FRAMES frames, else RX_RING; bytes is buffer_bytes, or sized for frames (a
+ * socket accounts ~1-2 KiB per small frame, a ring ~160 bytes) within each backend's bounds.
+ * No system calls.
+ */
+void rx_plan(const struct rx_config *c, struct rx_plan *out);
+
+/*
+ * Opens capture as planned. A socket the kernel will not give the planned queue (net.core.
+ * rmem_max without CAP_NET_ADMIN) becomes a ring when c->kind is RX_AUTO, so a burst of
+ * replies never overflows it. Returns 0, -EPERM without CAP_NET_RAW, -ENODEV for an unknown
+ * interface, LNMT_E_PCAP with libpcap's text (or the failing call) in err, or another -errno.
+ */
+int rx_open(struct rx **out, const struct rx_config *c, char *err, size_t errlen);
+
+/* Waits up to timeout_ms for frames (not at all after rx_wake()), then hands every queued
+ * frame to cb. Returns the number handled or a negative error. */
 int rx_dispatch(struct rx *rx, rx_frame_cb cb, void *ctx, int timeout_ms);
 
-/* Frames the kernel dropped because the ring was full (pcap_stats ps_drop). */
+/* From any thread: the rx_dispatch() waiting now, if any, and every later one return without
+ * waiting for frames (a latch, so the wake-up cannot be lost). */
+void rx_wake(struct rx *rx);
+
+/* Frames the kernel dropped because the ring or the socket's queue was full. */
 uint64_t rx_dropped(struct rx *rx);
+
+/* "socket" or "ring": the backend rx_open() settled on (static string). */
+const char *rx_name(const struct rx *rx);
 
 void rx_close(struct rx *rx);
 

@@ -2,6 +2,8 @@
 /* tx.c: the sender's socket and buffers, backend choice, and the sendmmsg and null backends. */
 #include "tx_int.h"
 
+#include "sockclose.h"
+
 #include <errno.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
@@ -158,9 +160,17 @@ void tx_close(struct tx *tx)
 {
 	if (!tx)
 		return;
+	/* The packet socket's last close waits for a grace period (sockclose.h). With io_uring
+	 * the ring holds the last reference, as a registered file, and its tear-down on the
+	 * kernel's workqueue releases the socket: our descriptor goes first. Without a ring the
+	 * close is deferred explicitly. */
+	if (tx->fd >= 0 && tx->fd_registered) {
+		close(tx->fd);
+		tx->fd = -1;
+	}
 	tx_uring_close(tx);
 	if (tx->fd >= 0)
-		close(tx->fd);
+		sockclose_deferred(&tx->fd, 1);
 	if (tx->bufs)
 		munmap(tx->bufs, tx->bufs_len);
 	free(tx->msgs);

@@ -24,6 +24,7 @@ struct tx {
 	struct iovec *iov;
 	struct io_uring ring; /* uring */
 	bool ring_ok;
+	bool fd_registered;   /* uring: the ring holds a reference to fd */
 	unsigned *retry;      /* uring: frames to resend */
 };
 

@@ -97,6 +97,7 @@ int tx_uring_open(struct tx *tx)
 		tx->fallback = "io_uring could not register the socket";
 		return rc;
 	}
+	tx->fd_registered = true;
 	tx->name = "uring";
 	tx->send = uring_send;
 	return 0;
@@ -107,6 +108,7 @@ void tx_uring_close(struct tx *tx)
 	if (tx->ring_ok)
 		io_uring_queue_exit(&tx->ring);
 	tx->ring_ok = false;
+	tx->fd_registered = false;
 	free(tx->retry);
 	tx->retry = NULL;
 }
