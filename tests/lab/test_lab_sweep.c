@@ -905,7 +905,7 @@ Test(lab, store_full_disk)
 /* ---------------------------------------------------------------- duplicates, exit code, summary */
 
 /*
- * Two probe types in one sweep, retries, and dead hosts so the sweep runs its whole wait:
+ * Two probe types in one sweep, retries, and --wait-fixed so the sweep runs its whole wait:
  * long enough for the lab to retransmit SYN-ACKs whose RST the 5% loss dropped (Linux
  * retransmits the first after 1 s). The same reply then arrives twice and must be printed once.
  */
@@ -914,8 +914,8 @@ Test(lab, no_duplicates)
 	need_lab();
 	lab_up(50, 5, 3);
 	const char *cidr = "198.19.0.0/20", *what = "icmp,syn sweep of 198.19.0.0/20 with 5% loss";
-	const char *args[] = { "-P", "icmp,syn", "-p", LAB_PORTS, "--retries", "3", "-w", "1500ms", "-v",
-			       cidr, NULL };
+	const char *args[] = { "-P", "icmp,syn", "-p", LAB_PORTS, "--retries", "3", "-w", "1500ms", "--wait-fixed",
+			       "-v", cidr, NULL };
 	struct lab_run r;
 	struct hits h = scan(&r, false, args);
 	long long dups = -1;
@@ -964,8 +964,10 @@ Test(lab, exit_code_and_summary)
 	cr_expect_eq(strncmp(r.err, "lnmt: ", 6), 0, "the summary should start with 'lnmt: ', got: '%s'", r.err);
 	cr_expect_not_null(strstr(r.err, "live"), "the summary should say how many are live, got: '%s'", r.err);
 	cr_expect_not_null(strstr(r.err, " 256 live"), "256 of 256 are alive, the summary says: '%s'", r.err);
-	cr_expect_eq(lines, 2, "expected the summary and where it was stored on stderr, got %zu lines: '%s'",
+	cr_expect_eq(lines, 3, "expected the summary, why it ended and where it was stored on stderr, got %zu lines: '%s'",
 		     lines, r.err);
+	cr_expect_not_null(strstr(r.err, "\nlnmt: ended: every probe answered; 1 pass\n"),
+			   "the full /24 answers the first pass: '%s'", r.err);
 	cr_expect_not_null(strstr(r.err, "\nlnmt: stored as sweep "), "no 'stored as sweep' line: '%s'", r.err);
 	cr_expect_eq(h.n, 256, "expected 256 result lines, got %zu", h.n);
 	free(h.v);
@@ -976,7 +978,8 @@ Test(lab, exit_code_and_summary)
 	lines = 0;
 	for (const char *p = r.err; (p = strchr(p, '\n')); p++)
 		lines++;
-	cr_expect_eq(lines, 1, "with --no-store expected one summary line on stderr, got %zu: '%s'", lines, r.err);
+	cr_expect_eq(lines, 2, "with --no-store expected the summary and why it ended on stderr, got %zu: '%s'",
+		     lines, r.err);
 	free(h.v);
 	lab_run_free(&r);
 }
