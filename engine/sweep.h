@@ -141,7 +141,7 @@ struct sweep_stats {
 	unsigned slowed_pass;     /* the first pass sent at it */
 	double slowed_loss;       /* the loss that made it slow down */
 	/* the sink */
-	uint64_t held_back_ns;    /* time the senders waited for the sink, summed over senders */
+	uint64_t held_back_ns;    /* time the senders waited for the sink, summed over the senders */
 	uint64_t queue_peak;      /* most results queued at once */
 	uint64_t queue_peak_bytes;
 	uint64_t lost;            /* results dropped for want of memory: 0 unless malloc failed */

@@ -290,7 +290,8 @@ void output_summary(struct output *o, const struct sweep_stats *st, bool verbose
 	if (st->held_back_ns || verbose)
 		fprintf(o->err, "lnmt: the output %s: senders held back %.2f s, at most %llu results "
 				"(%.1f MiB) queued%s\n",
-			st->held_back_ns ? "was slower than the network" : "kept up", st->held_back_ns / 1e9,
+			st->held_back_ns ? "was slower than the network" : "kept up",
+			st->held_back_ns / 1e9 / (st->senders ? st->senders : 1),
 			(unsigned long long)st->queue_peak, st->queue_peak_bytes / 1048576.0,
 			st->lost ? "" : ", no reply lost");
 	if (st->lost)
