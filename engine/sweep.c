@@ -257,10 +257,19 @@ static int send_pass(struct sweep *sw, uint64_t rate_pps, char *err, size_t errl
 }
 
 /* The replies of the latest pass (and late ones to earlier passes) that came in before now. */
-static void close_pass(struct sweep *sw)
+/* The replies of the latest pass (and late ones to earlier passes) that came in before now,
+ * and the window they came in: from its first probe to the last of them (not to now: the quiet
+ * wait after the last reply is no part of the rate they arrived at). */
+static void close_pass(struct sweep *sw, const struct sweep_stats *st)
 {
-	unsigned k = sw->n_passes - 1;
-	sw->passes[k].found = sweep_load(&sw->replies) - sw->pass_start_replies[k];
+	struct pass_stat *p = &sw->passes[sw->n_passes - 1];
+	uint64_t start = sw->t0 + p->start_ns, now = clock_now_ns(), last = sweep_load(&sw->last_reply_ns);
+	uint64_t end = last > sw->last_probe_ns ? last : sw->last_probe_ns;
+
+	p->found = sweep_load(&sw->replies) - sw->pass_start_replies[sw->n_passes - 1];
+	p->interval_ns = (end < now ? end : now) - start;
+	p->gap_ns = now - sw->last_probe_ns;
+	p->rtt_high_ns = st->rtt_high_ns;
 }
 
 static int run_passes(struct sweep *sw, struct sweep_stats *st, char *err, size_t errlen)
@@ -279,22 +288,25 @@ static int run_passes(struct sweep *sw, struct sweep_stats *st, char *err, size_
 		wait_quiet(sw, sw->last_probe_ns + cfg->wait_ns, 0, 0, st);
 		if (all_answered(sw) || sweep_stop_level(sw))
 			break;
-		close_pass(sw);
+		close_pass(sw, st);
 		struct retry_verdict v = sweep_retry_decide(sw->passes, sw->n_passes, cfg->rate_fixed, cfg->rate_pps);
 		st->loss_measured = v.measured;
 		st->loss = v.loss;
 		st->missed = v.missed;
 		if (!v.again)
 			break;
-		if (v.rate_pps) {
+		if (v.rate_pps == SWEEP_RATE_UNPACED) {
+			rate = 0; /* slowing down did not help: back to full speed */
+			__atomic_store_n(&sw->slowed_pps, 0, __ATOMIC_RELAXED);
+		} else if (v.rate_pps) {
 			rate = v.rate_pps;
 			__atomic_store_n(&sw->slowed_pps, rate, __ATOMIC_RELAXED);
 			if (!st->slowed_pps) {
 				st->slowed_pass = sw->n_passes;
 				st->slowed_loss = v.loss;
 			}
-			st->slowed_pps = rate;
 		}
+		st->slowed_pps = sweep_load(&sw->slowed_pps);
 		rc = send_pass(sw, rate, err, errlen);
 	}
 	st->send_ns = sw->last_probe_ns - sw->t0;

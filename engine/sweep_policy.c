@@ -10,9 +10,9 @@
 /* Loss this high is not the random loss of a healthy path (a few percent at most) but a path
  * that drops what it gets beyond its rate: slow down. */
 #define RATE_LOSS_THRESHOLD 0.25
-/* How far below the delivered rate the next pass goes: a policer's burst allowance makes the
- * delivered rate look a little higher than its sustained rate. */
-#define RATE_MARGIN 0.8
+/* How far below the reply rate the next pass goes: a policer's burst allowance makes what it
+ * delivered look a little more than its sustained rate. */
+#define RATE_MARGIN 0.9
 #define RATE_MIN_PPS 100
 
 static uint64_t load64(const uint64_t *p)
@@ -125,51 +125,94 @@ static bool same_rate(const struct pass_stat *a, const struct pass_stat *b)
 	return a->paced == b->paced && (!a->paced || a->rate_pps == b->rate_pps);
 }
 
+/* The first pass of the run of passes at the rate of passes[last]. */
+static unsigned class_start(const struct pass_stat *passes, unsigned last)
+{
+	unsigned first = last;
+	while (first > 0 && same_rate(&passes[first - 1], &passes[last]))
+		first--;
+	return first;
+}
+
 /*
  * The loss model: every round trip of a probe to a live target fails with the same chance L,
  * independently. Pass i then finds F_i = M_{i-1} (1 - L) of the M_{i-1} live pairs still
  * unanswered before it, so F_i / F_{i-1} = L, and after the last pass k, M_k = F_k L / (1 - L)
- * live pairs remain. L is pooled over the passes sent at the current rate (a maximum-likelihood
- * estimate for the geometric model), with half a pair of prior weight so that a pass that found
- * nothing after one that found a handful is not taken as proof of zero loss.
+ * live pairs remain. L is pooled over the passes [first, last] sent at one rate (a
+ * maximum-likelihood estimate for the geometric model), with half a pair of prior weight so that
+ * a pass that found nothing after one that found a handful is not taken as proof of zero loss.
+ * Needs last > first.
  */
+static double pooled_loss(const struct pass_stat *passes, unsigned first, unsigned last)
+{
+	double num = 0.5, den = 1;
+
+	for (unsigned i = first + 1; i <= last; i++) {
+		num += (double)passes[i].found;
+		den += (double)passes[i - 1].found;
+	}
+	return num / den < 1 ? num / den : 1;
+}
+
+/* Replies per second while pass p was the latest: what a path that polices probes lets through
+ * (every delivered probe to a live target comes back), and a safe lower bound elsewhere. */
+static double reply_rate(const struct pass_stat *p)
+{
+	return p->interval_ns ? (double)p->found * 1e9 / (double)p->interval_ns : 0;
+}
+
+/*
+ * The rate for the next pass after high loss L at the current rate. A policer (or a congested
+ * link) delivers a fixed number of probes per second whatever is sent: the replies come back at
+ * that rate while the loss grows with the send rate, so the next pass goes at the reply rate,
+ * with a margin for the burst the policer let through first. Random loss is the same at every
+ * rate: if an earlier, slower run of passes lost about as much, slowing down does not help, and
+ * the fastest rate tried comes back (0 when that is the current one).
+ */
+static uint64_t rate_after_loss(const struct pass_stat *passes, unsigned first, unsigned last, double loss,
+				uint64_t cap_pps)
+{
+	const struct pass_stat *cur = &passes[last];
+
+	/* The latest earlier run of passes at another rate whose loss was measured. */
+	for (unsigned end = first; end > 0;) {
+		unsigned f = class_start(passes, end - 1);
+		const struct pass_stat *prev = &passes[end - 1];
+		if (end - 1 > f) {
+			if (loss >= 0.5 * pooled_loss(passes, f, end - 1)) {
+				/* The rate changed and the loss did not: it is not the rate's doing. */
+				if (!prev->paced)
+					return cur->paced ? (cap_pps ? cap_pps : SWEEP_RATE_UNPACED) : 0;
+				uint64_t back = prev->rate_pps > cur->rate_pps ? prev->rate_pps : 0;
+				return cap_pps && back > cap_pps ? cap_pps : back;
+			}
+			break; /* slowing down helped, but not enough: slow down further */
+		}
+		end = f;
+	}
+	uint64_t rate = (uint64_t)(reply_rate(cur) * RATE_MARGIN);
+	if (rate < RATE_MIN_PPS)
+		rate = RATE_MIN_PPS;
+	if (cap_pps && rate > cap_pps)
+		rate = cap_pps;
+	return cur->rate_pps && rate >= cur->rate_pps ? 0 : rate;
+}
+
 struct retry_verdict sweep_retry_decide(const struct pass_stat *passes, unsigned n, bool rate_fixed,
 					uint64_t cap_pps)
 {
 	struct retry_verdict v = { .again = true };
-	unsigned first = n - 1;
-	double num = 0.5, den = 1;
 
 	if (n < 2)
 		return v; /* the first retry: nothing is known about loss yet */
-	while (first > 0 && same_rate(&passes[first - 1], &passes[n - 1]))
-		first--;
-	if (first == n - 1)
+	unsigned last = n - 1, first = class_start(passes, last);
+	if (first == last)
 		return v; /* the rate changed for the last pass: measure at it once more */
-	for (unsigned i = first + 1; i < n; i++) {
-		num += (double)passes[i].found;
-		den += (double)passes[i - 1].found;
-	}
 	v.measured = true;
-	v.loss = num / den;
-	if (v.loss >= 1) {
-		v.loss = 1;
-		v.missed = 1e18;
-	} else {
-		v.missed = ((double)passes[n - 1].found + 0.5) * v.loss / (1 - v.loss);
-	}
+	v.loss = pooled_loss(passes, first, last);
+	v.missed = v.loss >= 1 ? 1e18 : ((double)passes[last].found + 0.5) * v.loss / (1 - v.loss);
 	v.again = v.missed >= MISSED_WORTH_A_PASS;
-	if (v.again && !rate_fixed && v.loss >= RATE_LOSS_THRESHOLD) {
-		/* The path delivered (1 - L) of what was sent at this rate: send at that, with margin. */
-		const struct pass_stat *last = &passes[n - 1];
-		double delivered = (double)last->rate_pps * (1 - (v.loss < 1 ? v.loss : 0.99));
-		uint64_t rate = (uint64_t)(delivered * RATE_MARGIN);
-		if (rate < RATE_MIN_PPS)
-			rate = RATE_MIN_PPS;
-		if (cap_pps && rate > cap_pps)
-			rate = cap_pps;
-		if (!last->rate_pps || rate < last->rate_pps)
-			v.rate_pps = rate;
-	}
+	if (v.again && !rate_fixed && v.loss >= RATE_LOSS_THRESHOLD)
+		v.rate_pps = rate_after_loss(passes, first, last, v.loss, cap_pps);
 	return v;
 }

@@ -74,16 +74,21 @@ struct pass_stat {
 	uint64_t found;
 	uint64_t rate_pps;   /* the rate it was sent at: the pacing, or what it achieved unpaced */
 	bool paced;          /* sent at a rate the sweep chose (not as fast as it could) */
+	uint64_t interval_ns; /* from its first probe to the next pass (or the end): found's window */
 	uint64_t start_ns;   /* since the sweep's first probe (for reports; the rules ignore it) */
 	uint64_t send_ns;    /* how long sending it took */
+	uint64_t gap_ns;     /* the quiet wait after it (for reports) */
+	uint64_t rtt_high_ns; /* the high RTT that wait was derived from (for reports) */
 };
+
+#define SWEEP_RATE_UNPACED UINT64_MAX
 
 struct retry_verdict {
 	bool again;          /* send another pass */
 	bool measured;       /* loss and missed are estimates (false: too few passes at this rate) */
 	double loss;         /* estimated chance that a live target's probe round trip fails */
 	double missed;       /* expected live pairs still unanswered */
-	uint64_t rate_pps;   /* the rate for the next pass: 0 = unchanged */
+	uint64_t rate_pps;   /* the rate for the next pass: 0 = unchanged, SWEEP_RATE_UNPACED = unpaced */
 };
 
 /*
@@ -92,7 +97,9 @@ struct retry_verdict {
  * the yield of the passes sent at the current rate, and another pass is sent while the expected
  * number of live pairs still missed is at least one half. When the loss is so high that the path
  * must be dropping probes for their rate (a policer, a congested link) and the rate is not fixed,
- * the next pass goes at the rate the path delivered, below cap_pps (0 = no cap).
+ * the next pass goes at the rate the replies came back at, below cap_pps (0 = no cap); if slowing
+ * down did not make the loss smaller, the loss was not the rate's doing and the earlier rate
+ * comes back.
  */
 struct retry_verdict sweep_retry_decide(const struct pass_stat *passes, unsigned n, bool rate_fixed,
 					uint64_t cap_pps);

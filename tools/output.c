@@ -243,7 +243,10 @@ static void summary_end(const struct output *o, const struct sweep_stats *st)
 	case SWEEP_END_QUIET:
 		fmt_ms(st->quiet_ns, a);
 		fmt_ms(st->rtt_high_ns, b);
-		if (st->rtt_high_ns)
+		if (st->stragglers)
+			fprintf(o->err, "listened %s after the last probe for the %llu silent of a dense network "
+					"(p99.9 RTT %s)", a, (unsigned long long)(st->probes - st->replies), b);
+		else if (st->rtt_high_ns)
 			fprintf(o->err, "the network went quiet: no reply for %s after the last probe (p99.9 RTT %s)", a, b);
 		else
 			fprintf(o->err, "nothing answered for %s after the last probe", a);
@@ -254,8 +257,6 @@ static void summary_end(const struct output *o, const struct sweep_stats *st)
 		break;
 	case SWEEP_END_STOPPED: fputs("interrupted", o->err); break;
 	}
-	if (st->stragglers && st->ended != SWEEP_END_STOPPED)
-		fputs(", after listening for the silent few of a dense network", o->err);
 	fprintf(o->err, "; %u pass%s", st->passes, st->passes == 1 ? "" : "es");
 	if (st->loss_measured && st->ended != SWEEP_END_ALL_ANSWERED && st->ended != SWEEP_END_STOPPED) {
 		if (st->missed >= 0.5 && st->passes > o->retries)
@@ -299,9 +300,12 @@ void output_summary(struct output *o, const struct sweep_stats *st, bool verbose
 			(unsigned long long)st->lost);
 	for (unsigned i = 0; verbose && i < st->passes; i++) {
 		const struct pass_stat *p = &st->pass[i];
-		fprintf(o->err, "lnmt: pass %u at %.3f s: %llu probes in %.3f s (%s pps%s), %llu answered\n", i + 1,
+		fprintf(o->err, "lnmt: pass %u at %.3f s: %llu probes in %.3f s (%s pps%s), %llu answered", i + 1,
 			p->start_ns / 1e9, (unsigned long long)p->sent, p->send_ns / 1e9,
 			fmt_rate((double)p->rate_pps, r1), p->paced ? ", paced" : "", (unsigned long long)p->found);
+		if (p->gap_ns)
+			fprintf(o->err, ", then quiet %.1f ms (high RTT %.1f ms)", p->gap_ns / 1e6, p->rtt_high_ns / 1e6);
+		fputc('\n', o->err);
 	}
 	if (verbose || st->rx_dropped)
 		fprintf(o->err, "lnmt: %llu duplicate replies, %llu dropped by the capture ring\n",

@@ -225,28 +225,62 @@ Test(sweep_policy, thirty_percent_loss_simulated)
 
 /* ---- rate ---- */
 
-/* A 20k pps policer in front of a /16 blasted at 1.4M pps: each ~47 ms pass gets ~1,200 probes
- * through. The retry's yield shows the loss, and the next pass goes at what the path delivered. */
-Test(sweep_policy, a_policer_slows_the_retries_to_the_delivered_rate)
+/* A 20k pps policer in front of a /16 blasted at 1.4M pps: each ~47 ms pass gets ~1,000 probes
+ * through. The retry's yield shows the loss, and the next pass goes at the rate the replies came
+ * back at, with a margin. */
+static struct pass_stat policed(uint64_t sent, uint64_t found, uint64_t interval_ms)
 {
-	struct pass_stat p[] = { unpaced(65536, 1200), unpaced(64336, 1178) };
+	return (struct pass_stat){ .sent = sent, .found = found, .rate_pps = 1400000, .interval_ns = interval_ms * MS };
+}
+
+Test(sweep_policy, a_policer_slows_the_retries_to_the_reply_rate)
+{
+	struct pass_stat p[] = { policed(65536, 1000, 50), policed(64536, 985, 49) };
 	struct retry_verdict v = sweep_retry_decide(p, 2, false, 0);
 
 	cr_assert(v.again);
 	cr_assert_gt(v.loss, 0.9);
-	cr_assert(v.rate_pps > 10000 && v.rate_pps < 22000, "rate %llu", (unsigned long long)v.rate_pps);
+	cr_assert(v.rate_pps > 15000 && v.rate_pps <= 20000, "rate %llu", (unsigned long long)v.rate_pps);
 
-	/* The first pass at the new rate is always followed by one more to measure it. */
-	struct pass_stat q[] = { p[0], p[1], { .sent = 63158, .found = 63000, .rate_pps = v.rate_pps, .paced = true } };
+	/* The first pass at the new rate is always followed by one more to measure it... */
+	struct pass_stat q[] = { p[0], p[1], { .sent = 63551, .found = 63000, .rate_pps = v.rate_pps, .paced = true,
+					       .interval_ns = 3500 * MS } };
 	struct retry_verdict w = sweep_retry_decide(q, 3, false, 0);
 	cr_assert(w.again);
 	cr_assert_not(w.measured);
 	cr_assert_eq(w.rate_pps, 0);
+	/* ... and once the loss is low at it, the retries end there. */
+	struct pass_stat r[] = { q[0], q[1], q[2], { .sent = 551, .found = 551, .rate_pps = v.rate_pps, .paced = true,
+						     .interval_ns = 30 * MS } };
+	struct retry_verdict x = sweep_retry_decide(r, 4, false, 0);
+	cr_assert_eq(x.rate_pps, 0);
+}
+
+/* Random loss is the same at every rate: slowing down for it does not help, so after one try
+ * the sweep goes back to full speed, and stays there. */
+Test(sweep_policy, random_heavy_loss_gets_its_speed_back)
+{
+	struct pass_stat p[6] = {
+		policed(65536, 4587, 50), policed(60949, 1376, 45), /* alive10 with 30% loss, unpaced */
+	};
+	struct retry_verdict v = sweep_retry_decide(p, 2, false, 0);
+	cr_assert(v.again);
+	cr_assert(v.rate_pps && v.rate_pps != SWEEP_RATE_UNPACED, "high loss: slow down first (%llu)",
+		  (unsigned long long)v.rate_pps);
+	p[2] = (struct pass_stat){ .sent = 59573, .found = 413, .rate_pps = v.rate_pps, .paced = true, .interval_ns = 900 * MS };
+	p[3] = (struct pass_stat){ .sent = 59160, .found = 124, .rate_pps = v.rate_pps, .paced = true, .interval_ns = 900 * MS };
+	struct retry_verdict w = sweep_retry_decide(p, 4, false, 0);
+	cr_assert(w.again);
+	cr_assert_eq(w.rate_pps, SWEEP_RATE_UNPACED, "the loss stayed at 30%%: back to full speed");
+	p[4] = policed(59036, 37, 45);
+	p[5] = policed(58999, 11, 45);
+	struct retry_verdict x = sweep_retry_decide(p, 6, false, 0);
+	cr_assert_eq(x.rate_pps, 0, "slowing down was tried and did not help: stay at full speed");
 }
 
 Test(sweep_policy, rate_fixed_and_the_cap_bound_the_adaptation)
 {
-	struct pass_stat p[] = { unpaced(65536, 1200), unpaced(64336, 1178) };
+	struct pass_stat p[] = { policed(65536, 1000, 50), policed(64536, 985, 49) };
 
 	cr_assert_eq(sweep_retry_decide(p, 2, true, 0).rate_pps, 0, "--rate-fixed");
 	cr_assert_leq(sweep_retry_decide(p, 2, false, 5000).rate_pps, 5000, "never above --rate");
