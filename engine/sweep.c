@@ -21,8 +21,15 @@
 
 #define DEFAULT_BATCH 64
 #define GRACE_NS 250000000ull        /* replies drained after a first Ctrl-C */
-#define RETRY_GAP_MIN_NS 20000000ull /* pause before a retry pass: at least 20 ms ... */
-#define RETRY_GAP_RTTS 4             /* ... or 4x the slowest RTT seen, capped by wait */
+/* The quiet rule (sweep_policy.h): 4 x the high-quantile RTT of silence, never under 10 ms
+ * (scheduler noise and the capture's 1 ms block timeout), and 1 s when nothing answered at all
+ * (no RTT to go by: a silent network gets what ping would give it). */
+#define QUIET_FLOOR_NS 10000000ull
+#define QUIET_FACTOR 4
+#define NO_REPLY_WAIT_NS 1000000000ull
+/* On a dense network the silent few are listened for this long after the last probe (a phone in
+ * Wi-Fi power save answers a few beacon intervals late: ~100-300 ms). */
+#define STRAGGLER_NS 500000000ull
 #define WAIT_SLICE_NS 50000000ull    /* how often waits look at *stop and report progress */
 #define MAX_PAIRS (1ull << 44)
 
@@ -225,25 +232,69 @@ static bool all_answered(const struct sweep *sw)
 	return sweep_load(&sw->replies) >= sweep_load(&sw->probes);
 }
 
-/* Waits until deadline, everything answered, or a stop at a level above allowed_stop. */
-static void wait_replies(struct sweep *sw, uint64_t deadline, int allowed_stop)
+const char *sweep_end_name(enum sweep_end e)
 {
-	pthread_mutex_lock(&sw->lock);
-	for (;;) {
-		uint64_t now = clock_now_ns();
-		if (now >= deadline || all_answered(sw) || sweep_stop_level(sw) > allowed_stop)
-			break;
-		sweep_wait_changed(sw, deadline < now + WAIT_SLICE_NS ? deadline : now + WAIT_SLICE_NS);
+	switch (e) {
+	case SWEEP_END_ALL_ANSWERED: return "all-answered";
+	case SWEEP_END_WAIT: return "wait";
+	case SWEEP_END_STOPPED: return "stopped";
+	case SWEEP_END_QUIET: return "quiet";
 	}
-	pthread_mutex_unlock(&sw->lock);
+	return "unknown";
 }
 
-static uint64_t retry_gap(const struct sweep *sw)
+static struct quiet_rule quiet_rule(const struct sweep *sw)
 {
-	uint64_t gap = RETRY_GAP_RTTS * sweep_load(&sw->max_rtt_ns);
-	if (gap < RETRY_GAP_MIN_NS)
-		gap = RETRY_GAP_MIN_NS;
-	return gap < sw->cfg->wait_ns ? gap : sw->cfg->wait_ns;
+	return (struct quiet_rule){
+		.floor_ns = QUIET_FLOOR_NS, .factor = QUIET_FACTOR, .no_reply_ns = NO_REPLY_WAIT_NS,
+		.cap_ns = sw->cfg->wait_ns,
+	};
+}
+
+/*
+ * Waits until the network has been quiet long enough that further replies are improbable (no
+ * probe and no new reply for sweep_quiet_ns()), but not before not_before; or until everything
+ * answered, cap (an absolute time), or a stop above allowed_stop. The quiet time is computed
+ * afresh on every wake-up, since every reply can move the RTT quantile it rests on.
+ */
+static enum sweep_end wait_quiet(struct sweep *sw, uint64_t cap, uint64_t not_before, int allowed_stop,
+				 struct sweep_stats *st)
+{
+	const struct quiet_rule rule = quiet_rule(sw);
+	enum sweep_end why;
+
+	pthread_mutex_lock(&sw->lock);
+	for (;;) {
+		uint64_t now = clock_now_ns(), high;
+		if (all_answered(sw)) {
+			why = SWEEP_END_ALL_ANSWERED;
+			break;
+		}
+		if (sweep_stop_level(sw) > allowed_stop) {
+			why = SWEEP_END_STOPPED;
+			break;
+		}
+		if (now >= cap) {
+			why = SWEEP_END_WAIT;
+			break;
+		}
+		uint64_t quiet = sweep_quiet_ns(sw->rtt, sw->cfg->n_probes, &rule, &high);
+		uint64_t last_reply = sweep_load(&sw->last_reply_ns);
+		uint64_t since = last_reply > sw->last_probe_ns ? last_reply : sw->last_probe_ns;
+		uint64_t due = since + quiet > not_before ? since + quiet : not_before;
+		if (now >= due) {
+			st->quiet_ns = now - since;
+			st->rtt_high_ns = high;
+			why = SWEEP_END_QUIET;
+			break;
+		}
+		uint64_t until = due < cap ? due : cap;
+		if (until > now + WAIT_SLICE_NS)
+			until = now + WAIT_SLICE_NS;
+		sweep_wait_changed(sw, until);
+	}
+	pthread_mutex_unlock(&sw->lock);
+	return why;
 }
 
 /* After the first pass: with shards, the pairs it walked are this shard's probes. */
@@ -253,34 +304,106 @@ static void count_probes(struct sweep *sw)
 		__atomic_store_n(&sw->probes, sweep_walked(sw), __ATOMIC_RELAXED);
 }
 
+static uint64_t unanswered(const struct sweep *sw)
+{
+	uint64_t probes = sweep_load(&sw->probes), replies = sweep_load(&sw->replies);
+	return probes == UINT64_MAX || replies >= probes ? 0 : probes - replies;
+}
+
+/* Sends pass number sw->n_passes at rate_pps (0: unpaced) and records what it sent. */
+static int send_pass(struct sweep *sw, uint64_t rate_pps, char *err, size_t errlen)
+{
+	unsigned k = sw->n_passes;
+	uint64_t sent0 = sweep_sent(sw), t = clock_now_ns();
+
+	sw->pass = k;
+	__atomic_store_n(&sw->phase, k ? SWEEP_PHASE_RETRYING : SWEEP_PHASE_SENDING, __ATOMIC_RELAXED);
+	sw->pass_start_replies[k] = sweep_load(&sw->replies);
+	int rc = sweep_senders_run_pass(sw, rate_pps, err, errlen);
+	uint64_t end = clock_now_ns();
+	struct pass_stat *p = &sw->passes[k];
+	p->sent = sweep_sent(sw) - sent0;
+	p->paced = rate_pps != 0;
+	p->rate_pps = rate_pps ? rate_pps : end > t ? (uint64_t)((double)p->sent * 1e9 / (double)(end - t)) : 0;
+	p->start_ns = t - sw->t0;
+	p->send_ns = end - t;
+	sw->last_probe_ns = end;
+	sw->n_passes = k + 1;
+	return rc;
+}
+
+/* The replies of the latest pass (and late ones to earlier passes) that came in before now. */
+/* The replies of the latest pass (and late ones to earlier passes) that came in before now,
+ * and the window they came in: from its first probe to the last of them (not to now: the quiet
+ * wait after the last reply is no part of the rate they arrived at). */
+static void close_pass(struct sweep *sw, const struct sweep_stats *st)
+{
+	struct pass_stat *p = &sw->passes[sw->n_passes - 1];
+	uint64_t start = sw->t0 + p->start_ns, now = clock_now_ns(), last = sweep_load(&sw->last_reply_ns);
+	uint64_t end = last > sw->last_probe_ns ? last : sw->last_probe_ns;
+
+	p->found = sweep_load(&sw->replies) - sw->pass_start_replies[sw->n_passes - 1];
+	p->interval_ns = (end < now ? end : now) - start;
+	p->gap_ns = now - sw->last_probe_ns;
+	p->rtt_high_ns = st->rtt_high_ns;
+}
+
 static int run_passes(struct sweep *sw, struct sweep_stats *st, char *err, size_t errlen)
 {
 	const struct sweep_config *cfg = sw->cfg;
 	bool dry = cfg->tx == TX_NULL;
-	int rc = 0;
+	uint64_t rate = cfg->rate_pps;
+	int rc = send_pass(sw, rate, err, errlen);
 
-	for (sw->pass = 0; sw->pass <= cfg->retries; sw->pass++) {
-		if (sw->pass > 0) {
-			if (dry || all_answered(sw) || sweep_stop_level(sw))
-				break;
-			wait_replies(sw, clock_now_ns() + retry_gap(sw), 0);
-			if (all_answered(sw) || sweep_stop_level(sw))
-				break;
-		}
-		if ((rc = sweep_senders_run_pass(sw, err, errlen)))
+	count_probes(sw);
+	st->first_rate_pps = sw->passes[0].rate_pps;
+	while (!rc && !dry && sw->n_passes <= cfg->retries && sw->n_passes < SWEEP_MAX_PASSES) {
+		if (all_answered(sw) || sweep_stop_level(sw))
 			break;
-		if (sw->pass == 0)
-			count_probes(sw);
+		/* The gap: the previous pass's replies settle before its yield is judged. */
+		wait_quiet(sw, sw->last_probe_ns + cfg->wait_ns, 0, 0, st);
+		if (all_answered(sw) || sweep_stop_level(sw))
+			break;
+		close_pass(sw, st);
+		struct retry_verdict v = sweep_retry_decide(sw->passes, sw->n_passes, cfg->rate_fixed, cfg->rate_pps);
+		st->loss_measured = v.measured;
+		st->loss = v.loss;
+		st->missed = v.missed;
+		if (!v.again)
+			break;
+		if (v.rate_pps == SWEEP_RATE_UNPACED) {
+			rate = 0; /* slowing down did not help: back to full speed */
+			__atomic_store_n(&sw->slowed_pps, 0, __ATOMIC_RELAXED);
+		} else if (v.rate_pps) {
+			rate = v.rate_pps;
+			__atomic_store_n(&sw->slowed_pps, rate, __ATOMIC_RELAXED);
+			if (!st->slowed_pps) {
+				st->slowed_pass = sw->n_passes;
+				st->slowed_loss = v.loss;
+			}
+		}
+		st->slowed_pps = sweep_load(&sw->slowed_pps);
+		rc = send_pass(sw, rate, err, errlen);
 	}
-	uint64_t last_send = clock_now_ns();
-	st->send_ns = last_send - sw->t0;
-	sw->pass = cfg->retries + 1;
+	st->send_ns = sw->last_probe_ns - sw->t0;
 	if (dry || rc)
 		return rc;
-	if (sweep_stop_level(sw))
-		wait_replies(sw, clock_now_ns() + (GRACE_NS < cfg->wait_ns ? GRACE_NS : cfg->wait_ns), 1);
-	else
-		wait_replies(sw, last_send + cfg->wait_ns, 0);
+	__atomic_store_n(&sw->phase, SWEEP_PHASE_WAITING, __ATOMIC_RELAXED);
+	uint64_t now = clock_now_ns();
+	if (sweep_stop_level(sw)) {
+		uint64_t grace = now + (GRACE_NS < cfg->wait_ns ? GRACE_NS : cfg->wait_ns);
+		wait_quiet(sw, grace, grace, 1, st);
+		sw->ended = SWEEP_END_STOPPED;
+		return 0;
+	}
+	uint64_t cap = sw->last_probe_ns + cfg->wait_ns, not_before = 0;
+	if (cfg->wait_fixed) {
+		not_before = cap;
+	} else if (sweep_dense_silence(unanswered(sw), sweep_load(&sw->probes))) {
+		st->stragglers = true;
+		not_before = sw->last_probe_ns + (STRAGGLER_NS < cfg->wait_ns ? STRAGGLER_NS : cfg->wait_ns);
+	}
+	sw->ended = wait_quiet(sw, cap, not_before, 0, st);
 	return 0;
 }
 
@@ -296,18 +419,30 @@ static void fill_stats(const struct sweep *sw, struct sweep_stats *st)
 	st->live = sweep_load(&sw->live);
 	st->rx_dropped = sw->rx ? rx_dropped(sw->rx) : 0;
 	st->senders = sw->n_senders;
+	st->held_back_ns = sweep_held_back_ns(sw);
+	st->queue_peak = sweep_load(&sw->queue_peak);
+	st->queue_peak_bytes = result_queue_peak_bytes(&sw->results);
+	st->lost = sweep_load(&sw->lost);
+	st->passes = sw->n_passes;
+	for (unsigned i = 0; i < sw->n_passes; i++) {
+		st->pass[i] = sw->passes[i];
+		st->pass[i].found = (i + 1 < sw->n_passes ? sw->pass_start_replies[i + 1] : st->replies) -
+				    sw->pass_start_replies[i];
+	}
 	if (sweep_stop_level(sw))
 		st->ended = SWEEP_END_STOPPED;
 	else if (st->replies >= st->probes)
 		st->ended = SWEEP_END_ALL_ANSWERED;
 	else
-		st->ended = SWEEP_END_WAIT;
+		st->ended = sw->ended;
 }
 
 static void sweep_free(struct sweep *sw)
 {
 	sweep_senders_stop(sw);
 	stop_rx(sw);
+	sweep_deliver_finish(sw);
+	result_queue_fini(&sw->results);
 	rx_close(sw->rx); /* neither this nor the senders' close waits for the kernel (sockclose.h) */
 	if (sw->answered)
 		munmap(sw->answered, sw->answered_len);
@@ -349,6 +484,10 @@ static int start(struct sweep *sw, char *err, size_t errlen)
 		snprintf(err, errlen, "getrandom: %s", lnmt_strerror(rc));
 		return rc;
 	}
+	if ((rc = result_queue_init(&sw->results))) {
+		snprintf(err, errlen, "cannot allocate the result queue");
+		return rc;
+	}
 	if ((rc = plan_slots(sw, err, errlen)) || (rc = alloc_state(sw, err, errlen)) ||
 	    (rc = start_rx(sw, err, errlen)))
 		return rc;
@@ -361,7 +500,7 @@ static int start(struct sweep *sw, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", rx_err);
 		rc = rx_rc;
 	}
-	if (rc)
+	if (rc || (rc = sweep_deliver_start(sw, err, errlen)))
 		return rc;
 	sw->t0 = sw->last_progress = clock_now_ns();
 	release_rx(sw);
@@ -380,6 +519,7 @@ int sweep_run(const struct sweep_config *cfg, const struct sweep_sink *sink,
 		rc = run_passes(&sw, st, err, errlen);
 		stop_rx(&sw);
 		st->elapsed_ns = clock_now_ns() - sw.t0;
+		sweep_deliver_finish(&sw);
 		sweep_report_progress(&sw, clock_now_ns(), true);
 	}
 	if (sw.n_senders && sw.senders[0].tx) {

@@ -5,21 +5,32 @@
  * The sweep walks the permutation over (address, slot) pairs, where a slot is one probe of one
  * kind (and port, for SYN): index = address_index * slots + slot. Sender threads (one per CPU by
  * default, each with a disjoint sub-shard) send in batches through io/tx, paced by io/ratelimit;
- * a receiver thread captures (io/rx), validates
- * each frame with the probe modules, drops duplicates with a bitmap over the index space and
- * reports each new reply to the sink. Pass 2..retries+1 re-walk the permutation and probe only
- * what has not answered. The sweep ends when everything answered, when `wait` has passed since
- * the last probe, or soon after *stop becomes non-zero (1: drain replies for a short grace
- * period; 2 or more: at once).
+ * a receiver thread captures (io/rx), validates each frame with the probe modules, drops
+ * duplicates with a bitmap over the index space, learns the RTTs, and queues each new reply for
+ * the delivery thread, which hands it to the sink.
  *
- * The engine knows nothing about output or storage: the CLI, daemon and benchmarks all drive
- * it through struct sweep_sink. Sink callbacks run on the receiver thread (result) and on the
- * sending thread (progress); they must not block for long.
+ * The sweep adapts to the network it finds (engine/sweep_policy.h has the rules):
+ * - Retry passes re-probe only what has not answered, and go on while the loss they measure says
+ *   live targets are still being missed, up to `retries` of them.
+ * - Behind a path that drops probes for their rate (a policer), later passes go at the rate the
+ *   path delivered, never above rate_pps (unless rate_fixed).
+ * - It ends when everything answered, or once the network has been quiet for several times the
+ *   high-quantile RTT after the last probe (on a dense network it listens longer for the silent
+ *   few), at most `wait` after the last probe (exactly `wait` with wait_fixed), or soon after
+ *   *stop becomes non-zero (1: drain replies for a short grace period; 2 or more: at once).
+ * - A sink slower than the network never costs a reply: results wait in memory and the senders
+ *   hold back while too many are queued (back-pressure), so memory stays bounded.
+ *
+ * The engine knows nothing about output or storage: the CLI, daemon and benchmarks all drive it
+ * through struct sweep_sink. sink->result runs on the sweep's delivery thread (one at a time, in
+ * no particular order) and may block: the receiver never waits for it. sink->progress runs on
+ * sweep_run's calling thread. Every result has been delivered when sweep_run returns.
  */
 #ifndef LNMT_SWEEP_H
 #define LNMT_SWEEP_H
 
 #include "probe/probe.h"
+#include "sweep_policy.h"
 #include "targets.h"
 #include "tx.h"
 
@@ -42,9 +53,11 @@ struct sweep_config {
 	unsigned senders;                 /* sender threads; 0 = one per CPU (1 below 50k pps) */
 	uint64_t seed;
 	uint32_t shard, shards;           /* shards = 0 means 1 */
-	uint64_t rate_pps;                /* 0 = as fast as the machine goes */
-	unsigned retries;
-	uint64_t wait_ns;                 /* cooldown after the last probe */
+	uint64_t rate_pps;                /* the most; 0 = as fast as the machine goes */
+	bool rate_fixed;                  /* every pass at rate_pps, whatever the path drops */
+	unsigned retries;                 /* the most retry passes (they stop once they stop paying) */
+	uint64_t wait_ns;                 /* the longest wait for replies after the last probe */
+	bool wait_fixed;                  /* wait all of wait_ns unless everything answered */
 	size_t rx_buffer_bytes;           /* capture buffer; 0 = sized for the sweep (io/rx.h) */
 };
 
@@ -59,14 +72,26 @@ struct sweep_result {
 	uint32_t rtt_us;
 };
 
+enum sweep_phase {
+	SWEEP_PHASE_SENDING,    /* the first pass */
+	SWEEP_PHASE_RETRYING,   /* a retry pass, or the gap before one */
+	SWEEP_PHASE_WAITING,    /* every probe sent: waiting for the last replies */
+	SWEEP_PHASE_DELIVERING, /* the network is done; queued results still going to the sink */
+};
+
 struct sweep_progress {
 	uint64_t probes;   /* probes of the first pass */
 	uint64_t sent;     /* frames sent so far, retries included */
 	uint64_t replies;
 	uint64_t live;
 	uint64_t elapsed_ns;
-	unsigned pass;     /* 0 = first pass; > retries means cooling down */
+	unsigned pass;     /* 0 = first pass, then the retry pass being sent or waited for */
+	enum sweep_phase phase;
 	uint64_t sent_first_pass;
+	uint64_t queued;        /* results waiting for the sink */
+	bool held_back;         /* the senders wait for the sink (back-pressure) right now */
+	uint64_t rate_pps;      /* the pass's pacing (0: as fast as it goes) */
+	uint64_t slowed_pps;    /* non-zero once the sweep slowed down for the path: the new rate */
 };
 
 struct sweep_sink {
@@ -76,7 +101,15 @@ struct sweep_sink {
 	uint64_t progress_interval_ns; /* 0 = 250 ms */
 };
 
-enum sweep_end { SWEEP_END_ALL_ANSWERED, SWEEP_END_WAIT, SWEEP_END_STOPPED };
+enum sweep_end {
+	SWEEP_END_ALL_ANSWERED, /* every probe answered */
+	SWEEP_END_WAIT,         /* the wait after the last probe ran out (the cap, or wait_fixed) */
+	SWEEP_END_STOPPED,      /* *stop */
+	SWEEP_END_QUIET,        /* the network went quiet: further replies had become improbable */
+};
+
+/* "all-answered", "wait", "stopped", "quiet". */
+const char *sweep_end_name(enum sweep_end e);
 
 struct sweep_stats {
 	uint64_t addresses;  /* addresses in the target set */
@@ -93,6 +126,26 @@ struct sweep_stats {
 	const char *rx_name;      /* capture backend: "socket" (small sweeps) or "ring"; NULL in a dry run */
 	unsigned senders;
 	enum sweep_end ended;
+	/* how it ended */
+	uint64_t quiet_ns;        /* the silence after the last probe or reply that ended it */
+	uint64_t rtt_high_ns;     /* the high-quantile RTT the quiet time was derived from */
+	bool stragglers;          /* listened longer for the silent few of a dense network */
+	/* retries */
+	unsigned passes;          /* passes sent, the first included */
+	struct pass_stat pass[SWEEP_MAX_PASSES]; /* each of them */
+	bool loss_measured;
+	double loss;              /* estimated loss per probe round trip (when measured) */
+	double missed;            /* expected live pairs still unanswered (when measured) */
+	/* rate */
+	uint64_t first_rate_pps;  /* what the first pass was paced at or achieved */
+	uint64_t slowed_pps;      /* 0, or the rate it slowed to for the path */
+	unsigned slowed_pass;     /* the first pass sent at it */
+	double slowed_loss;       /* the loss that made it slow down */
+	/* the sink */
+	uint64_t held_back_ns;    /* time the senders waited for the sink, summed over the senders */
+	uint64_t queue_peak;      /* most results queued at once */
+	uint64_t queue_peak_bytes;
+	uint64_t lost;            /* results dropped for want of memory: 0 unless malloc failed */
 };
 
 /*

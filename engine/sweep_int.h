@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sweep_int.h: state shared by the parts of a sweep: sweep.c (set-up, passes, cooldown, stats),
- * sweep_tx.c (sender threads) and sweep_rx.c (the receiver thread).
+ * sweep_tx.c (sender threads), sweep_rx.c (the receiver thread) and sweep_deliver.c (the
+ * delivery thread).
  *
  * Threads: the caller's thread orchestrates; n_senders sender threads each walk a disjoint
  * sub-shard of the permutation through their own socket (so the kernel's per-packet work,
  * which in a veth lab includes the target's reply, spreads over the cores); one receiver
- * thread validates replies. Counters shared between threads are read and written with
- * __atomic builtins; the pass hand-over goes through `lock`.
+ * thread validates replies and queues them; one delivery thread hands them to the sink.
+ * Counters shared between threads are read and written with __atomic builtins; the pass
+ * hand-over goes through `lock`.
  */
 #ifndef LNMT_SWEEP_INT_H
 #define LNMT_SWEEP_INT_H
@@ -16,6 +18,8 @@
 #include "ratelimit.h"
 #include "rx.h"
 #include "sweep.h"
+#include "sweep_policy.h"
+#include "sweep_queue.h"
 
 #include <pthread.h>
 
@@ -39,6 +43,7 @@ struct sender {
 	struct permute pm;      /* this sender's sub-shard */
 	struct ratelimit rl;
 	uint64_t sent;          /* atomic: frames sent, retries included */
+	uint64_t held_back_ns;  /* atomic: time spent waiting for the sink */
 	uint64_t sent_first_pass;
 	uint64_t walked;        /* pairs visited in the first pass */
 	int rc;
@@ -72,7 +77,23 @@ struct sweep {
 	int rx_stop;                 /* atomic */
 	uint64_t t0;
 	uint64_t last_progress;
-	unsigned pass;
+	unsigned pass;               /* the pass being sent, or the last one sent */
+	enum sweep_phase phase;      /* atomic */
+	uint64_t pass_rate_pps;      /* atomic: the current pass's pacing, 0 = unpaced */
+	uint64_t slowed_pps;         /* atomic: 0, or the rate the sweep slowed to */
+	struct pass_stat passes[SWEEP_MAX_PASSES];
+	uint64_t pass_start_replies[SWEEP_MAX_PASSES];
+	unsigned n_passes;
+	enum sweep_end ended;        /* how the final wait ended */
+	uint64_t last_probe_ns;      /* when the latest pass finished sending */
+	/* Results on their way to the sink. */
+	struct result_queue results;
+	pthread_t deliver_thread;
+	bool deliver_running;
+	int deliver_stop;            /* atomic: 1 = deliver what is queued, then exit */
+	int held_back;               /* atomic: senders waiting for the sink now */
+	uint64_t queue_peak;         /* atomic */
+	uint64_t lost;               /* atomic */
 	/* Pass hand-over between the orchestrator and the senders. */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;         /* orchestrator -> senders: new pass or quit */
@@ -81,7 +102,9 @@ struct sweep {
 	unsigned busy;               /* senders still working on the current step */
 	bool quit;
 	/* Counters the receiver writes and the others read. */
-	uint64_t replies, dups, live, max_rtt_ns, invalid;
+	uint64_t replies, dups, live, invalid;
+	uint64_t last_reply_ns;      /* atomic: when the receiver took the latest new reply */
+	struct rtt_hist rtt[SWEEP_MAX_PROBES];
 	/* The receiver thread opens the capture (sweep.c start()); under `lock`, signalled on
 	 * `changed`: rx_opened with rx_open_rc and rx_err once it tried, rx_released when it may
 	 * go on to receive (or to end, when rx_stop is set). */
@@ -115,8 +138,11 @@ static inline int sweep_stop_level(const struct sweep *sw)
 /* sweep_tx.c */
 unsigned sweep_sender_count(const struct sweep_config *cfg);
 int sweep_senders_start(struct sweep *sw, char *err, size_t errlen);
-/* Runs pass sw->pass on every sender and waits for them, reporting progress; 0 or the first error. */
-int sweep_senders_run_pass(struct sweep *sw, char *err, size_t errlen);
+/* Runs pass sw->pass on every sender at rate_pps (0: unpaced) and waits for them, reporting
+ * progress; 0 or the first error. */
+int sweep_senders_run_pass(struct sweep *sw, uint64_t rate_pps, char *err, size_t errlen);
+/* Time the senders waited for the sink, summed. */
+uint64_t sweep_held_back_ns(const struct sweep *sw);
 void sweep_senders_stop(struct sweep *sw);
 uint64_t sweep_sent(const struct sweep *sw);
 uint64_t sweep_sent_first_pass(const struct sweep *sw);
@@ -129,5 +155,13 @@ void sweep_wait_changed(struct sweep *sw, uint64_t until_ns);
 
 /* sweep_rx.c */
 void *sweep_rx_main(void *arg);
+
+/* sweep_deliver.c */
+int sweep_deliver_start(struct sweep *sw, char *err, size_t errlen);
+/* Waits until every queued result reached the sink (reporting progress meanwhile), then joins. */
+void sweep_deliver_finish(struct sweep *sw);
+/* Senders: true while too many results wait for the sink. */
+bool sweep_sink_behind(const struct sweep *sw);
+bool sweep_sink_caught_up(const struct sweep *sw);
 
 #endif

@@ -2,9 +2,12 @@
 /*
  * sweep_rx.c: the receiver thread. Every captured frame is offered to the sweep's probes; a
  * genuine reply is mapped back to its (address, slot) index, deduplicated with the answered
- * bitmap, timed, and handed to the sink.
+ * bitmap, timed into its probe's RTT histogram, and queued for the delivery thread. Nothing
+ * here waits for anyone: the capture ring is drained as fast as replies arrive.
  */
 #include "sweep_int.h"
+
+#include "clock.h"
 
 #include <string.h>
 
@@ -31,8 +34,7 @@ static void handle_reply(struct sweep *sw, const struct probe_ops *p, unsigned p
 					  : sw->t0 + (uint64_t)__atomic_load_n(&sw->arp_sent_us[addr_idx],
 									       __ATOMIC_RELAXED) * 1000;
 	uint64_t rtt = ts > sent_ns ? ts - sent_ns : 0;
-	if (rtt > sweep_load(&sw->max_rtt_ns))
-		__atomic_store_n(&sw->max_rtt_ns, rtt, __ATOMIC_RELAXED);
+	rtt_hist_add(&sw->rtt[probe_no], rtt);
 	if (!sweep_bit_test_and_set(sw->alive, addr_idx))
 		__atomic_fetch_add(&sw->live, 1, __ATOMIC_RELAXED);
 	struct sweep_result res = {
@@ -40,7 +42,14 @@ static void handle_reply(struct sweep *sw, const struct probe_ops *p, unsigned p
 		.has_mac = r->has_mac, .rtt_us = (uint32_t)(rtt / 1000),
 	};
 	memcpy(res.mac, r->mac, 6);
-	sw->sink->result(sw->sink->ctx, &res);
+	if (result_queue_push(&sw->results, &res)) {
+		__atomic_fetch_add(&sw->lost, 1, __ATOMIC_RELAXED);
+	} else {
+		uint64_t depth = result_queue_depth(&sw->results);
+		if (depth > sweep_load(&sw->queue_peak))
+			__atomic_store_n(&sw->queue_peak, depth, __ATOMIC_RELAXED);
+	}
+	__atomic_store_n(&sw->last_reply_ns, clock_now_ns(), __ATOMIC_RELAXED);
 	if (__atomic_add_fetch(&sw->replies, 1, __ATOMIC_RELAXED) == sweep_load(&sw->probes)) {
 		pthread_mutex_lock(&sw->lock);
 		pthread_cond_broadcast(&sw->changed);
@@ -70,8 +79,11 @@ void *sweep_rx_main(void *arg)
 {
 	struct sweep *sw = arg;
 
-	while (!__atomic_load_n(&sw->rx_stop, __ATOMIC_ACQUIRE))
-		rx_dispatch(sw->rx, on_frame, sw, 20);
+	while (!__atomic_load_n(&sw->rx_stop, __ATOMIC_ACQUIRE)) {
+		if (rx_dispatch(sw->rx, on_frame, sw, 20) > 0)
+			result_queue_kick(&sw->results);
+	}
 	rx_dispatch(sw->rx, on_frame, sw, 0); /* what landed before the stop */
+	result_queue_kick(&sw->results);
 	return NULL;
 }

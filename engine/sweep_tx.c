@@ -18,6 +18,7 @@
 
 #define SINGLE_SENDER_BELOW_PPS 50000 /* slower sweeps gain nothing from more threads */
 #define SPIN_BELOW_NS 100000ull       /* shorter pacing waits spin: nanosleep overshoots them */
+#define HOLD_BACK_POLL_NS 500000ull   /* how often a held-back sender looks at the sink's queue */
 #define PROGRESS_SLICE_NS 50000000ull
 #define DEFAULT_PROGRESS_NS 250000000ull
 
@@ -66,7 +67,11 @@ void sweep_report_progress(struct sweep *sw, uint64_t now, bool force)
 	struct sweep_progress pr = {
 		.probes = sw->probes_estimate, .sent = sweep_sent(sw), .replies = sweep_load(&sw->replies),
 		.live = sweep_load(&sw->live), .elapsed_ns = now - sw->t0, .pass = sw->pass,
+		.phase = __atomic_load_n(&sw->phase, __ATOMIC_RELAXED),
 		.sent_first_pass = sweep_sent_first_pass(sw),
+		.queued = result_queue_depth(&sw->results),
+		.held_back = __atomic_load_n(&sw->held_back, __ATOMIC_RELAXED) > 0,
+		.rate_pps = sweep_load(&sw->pass_rate_pps), .slowed_pps = sweep_load(&sw->slowed_pps),
 	};
 	sink->progress(sink->ctx, &pr);
 }
@@ -87,9 +92,32 @@ static int flush(struct sender *s, const uint16_t *lens, unsigned n)
 	return rc;
 }
 
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+	nanosleep(&ts, NULL);
+}
+
+/* Back-pressure: while the sink is behind, send nothing, so the network has nothing new to
+ * answer; afterwards the pacing picks up where it was (ratelimit forgives the debt beyond one
+ * batch, so there is no burst to make up for the pause). */
+static void hold_back(struct sender *s)
+{
+	struct sweep *sw = s->sw;
+	uint64_t start = clock_now_ns();
+
+	__atomic_fetch_add(&sw->held_back, 1, __ATOMIC_RELAXED);
+	while (!sweep_sink_caught_up(sw) && !sweep_stop_level(sw))
+		sleep_ns(HOLD_BACK_POLL_NS);
+	__atomic_fetch_sub(&sw->held_back, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&s->held_back_ns, clock_now_ns() - start, __ATOMIC_RELAXED);
+}
+
 /* Blocks until at least one packet is due; returns how many are (capped at batch), 0 on stop. */
 static unsigned await_budget(struct sender *s, unsigned batch)
 {
+	if (sweep_sink_behind(s->sw))
+		hold_back(s);
 	for (;;) {
 		uint64_t now = clock_now_ns();
 		uint64_t allow = ratelimit_allowance(&s->rl, now);
@@ -98,11 +126,8 @@ static unsigned await_budget(struct sender *s, unsigned batch)
 		if (sweep_stop_level(s->sw))
 			return 0;
 		uint64_t due = ratelimit_next_due_ns(&s->rl);
-		if (due > now + SPIN_BELOW_NS) {
-			uint64_t ns = due - now - SPIN_BELOW_NS / 2;
-			struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
-			nanosleep(&ts, NULL);
-		}
+		if (due > now + SPIN_BELOW_NS)
+			sleep_ns(due - now - SPIN_BELOW_NS / 2);
 	}
 }
 
@@ -267,14 +292,18 @@ int sweep_senders_start(struct sweep *sw, char *err, size_t errlen)
 	return rc;
 }
 
-int sweep_senders_run_pass(struct sweep *sw, char *err, size_t errlen)
+int sweep_senders_run_pass(struct sweep *sw, uint64_t rate_pps, char *err, size_t errlen)
 {
-	uint64_t per = sw->cfg->rate_pps / sw->n_senders, extra = sw->cfg->rate_pps % sw->n_senders;
+	uint64_t per = rate_pps / sw->n_senders, extra = rate_pps % sw->n_senders;
+	uint64_t now = sw->pass == 0 ? sw->t0 : clock_now_ns();
 
-	if (sw->pass == 0) {
-		for (unsigned k = 0; k < sw->n_senders; k++)
-			ratelimit_init(&sw->senders[k].rl, sw->cfg->rate_pps ? per + (k < extra) : 0, sw->batch, sw->t0);
+	/* Each pass starts its own schedule: a gap between passes is not a debt to pay back. A rate
+	 * below one packet per second per sender still sends (one sender gets it all). */
+	for (unsigned k = 0; k < sw->n_senders; k++) {
+		uint64_t share = per + (k < extra);
+		ratelimit_init(&sw->senders[k].rl, rate_pps ? (share ? share : 1) : 0, sw->batch, now);
 	}
+	__atomic_store_n(&sw->pass_rate_pps, rate_pps, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&sw->lock);
 	sw->busy = sw->n_senders;
 	sw->pass_gen++;
@@ -297,4 +326,12 @@ void sweep_senders_stop(struct sweep *sw)
 		sw->senders[k].tx = NULL;
 		sw->senders[k].started = false;
 	}
+}
+
+uint64_t sweep_held_back_ns(const struct sweep *sw)
+{
+	uint64_t n = 0;
+	for (unsigned i = 0; i < sw->n_senders; i++)
+		n += sweep_load(&sw->senders[i].held_back_ns);
+	return n;
 }

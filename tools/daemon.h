@@ -35,8 +35,8 @@ struct daemon_config {
 	unsigned max_sweeps;        /* MAX_SWEEPS: sweeps at once, 1-8 (default 2) */
 	unsigned offline_after;     /* OFFLINE_AFTER: missed sweeps before down, 1-100 (default 2) */
 	uint64_t default_rate;      /* DEFAULT_RATE: pps when a scan or job gives none (default 0, unlimited) */
-	unsigned default_retries;   /* DEFAULT_RETRIES: 0-100 (default 2) */
-	uint64_t default_wait_ms;   /* DEFAULT_WAIT_MS: cooldown after the last probe (default 500) */
+	unsigned default_retries;   /* DEFAULT_RETRIES: the most retry passes, 0-100 (default 10) */
+	uint64_t default_wait_ms;   /* DEFAULT_WAIT_MS: the longest wait after the last probe (default 1000) */
 	uint64_t progress_ms;       /* PROGRESS_MS: scan.progress interval, 100-60000 (default 1000) */
 };
 

@@ -13,8 +13,8 @@
 void daemon_config_defaults(struct daemon_config *c)
 {
 	*c = (struct daemon_config){
-		.max_sweeps = 2, .offline_after = 2, .default_rate = 0, .default_retries = 2,
-		.default_wait_ms = 500, .progress_ms = 1000,
+		.max_sweeps = 2, .offline_after = 2, .default_rate = 0, .default_retries = 10,
+		.default_wait_ms = 1000, .progress_ms = 1000,
 	};
 }
 

@@ -82,9 +82,14 @@ static unsigned percent_of(const struct sweep_progress *p, bool finished)
 
 static const char *phase_of(const struct sweep_progress *p, unsigned retries)
 {
-	if (p->pass == 0)
-		return "sending";
-	return p->pass <= retries ? "retrying" : "waiting";
+	(void)retries;
+	switch (p->phase) {
+	case SWEEP_PHASE_SENDING: return "sending";
+	case SWEEP_PHASE_RETRYING: return "retrying";
+	case SWEEP_PHASE_WAITING: return "waiting";
+	case SWEEP_PHASE_DELIVERING: return "delivering";
+	}
+	return "waiting";
 }
 
 static void pack_progress(void *arg, msgpack_packer *pk)
@@ -423,7 +428,7 @@ static void *sweep_main(void *arg)
 	fin.sent = stats.sent;
 	fin.replies = stats.replies;
 	fin.live = stats.live;
-	fin.ended = rc ? 3 : stats.ended == SWEEP_END_ALL_ANSWERED ? 0 : stats.ended == SWEEP_END_WAIT ? 1 : 2;
+	fin.ended = rc ? 3 : stats.ended == SWEEP_END_ALL_ANSWERED ? 0 : stats.ended == SWEEP_END_STOPPED ? 2 : 1;
 	int src = store_recorder_close(sw->rec, &fin, &stored, serr, sizeof(serr));
 	sw->rec = NULL;
 

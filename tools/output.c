@@ -19,6 +19,7 @@ int output_format_parse(const char *s)
 
 void output_begin(struct output *o)
 {
+	pthread_mutex_init(&o->lock, NULL);
 	if (o->format == OUT_CSV)
 		fputs("ip,probe,port,state,rtt_us,ttl,mac\n", o->out);
 }
@@ -29,8 +30,8 @@ static void format_mac(const uint8_t m[6], char buf[18])
 }
 
 /*
- * Machine formats are built by hand: the receiver thread writes every result, and printf's
- * format parsing was its largest user-space cost, taken from the cores the senders need.
+ * Machine formats are built by hand: printf's format parsing was the largest user-space cost of
+ * writing results, taken from the cores the senders need.
  */
 struct line {
 	char buf[256];
@@ -151,6 +152,8 @@ void output_result(void *ctx, const struct sweep_result *r)
 			snprintf(where, sizeof(where), "%s:%u", ip, r->port);
 		else
 			snprintf(where, sizeof(where), "%s", ip);
+		if (o->progress)
+			pthread_mutex_lock(&o->lock);
 		if (o->progress_drawn)
 			output_clear_progress(o);
 		fprintf(o->out, "%-21s %-4s  %-6s  %8.3f ms", where, r->probe->name, state, r->rtt_us / 1000.0);
@@ -159,6 +162,8 @@ void output_result(void *ctx, const struct sweep_result *r)
 		if (r->has_mac)
 			fprintf(o->out, "  %s", mac);
 		fputc('\n', o->out);
+		if (o->progress)
+			pthread_mutex_unlock(&o->lock);
 		break;
 	}
 	}
@@ -173,9 +178,22 @@ void output_clear_progress(struct output *o)
 	}
 }
 
+/* 1234 -> "1234", 19000 -> "19k", 1400000 -> "1.4M": rates as people say them. */
+static const char *fmt_rate(double v, char buf[16])
+{
+	if (v >= 1e6)
+		snprintf(buf, 16, "%.1fM", v / 1e6);
+	else if (v >= 1e4)
+		snprintf(buf, 16, "%.0fk", v / 1e3);
+	else
+		snprintf(buf, 16, "%.0f", v);
+	return buf;
+}
+
 void output_progress(void *ctx, const struct sweep_progress *p)
 {
 	struct output *o = ctx;
+	char r1[16];
 
 	if (!o->progress)
 		return;
@@ -184,38 +202,111 @@ void output_progress(void *ctx, const struct sweep_progress *p)
 	double pps = secs > 0 ? p->sent / secs : 0;
 	if (done > 1)
 		done = 1;
+	pthread_mutex_lock(&o->lock);
 	fprintf(o->err, "\r\033[K%5.1f%%  %9.0f pps  sent %llu  found %llu", done * 100, pps,
 		(unsigned long long)p->sent, (unsigned long long)p->live);
-	if (p->pass == 0 && done > 0 && done < 1)
-		fprintf(o->err, "  ETA %.1f s", secs / done - secs);
-	else if (p->pass > 0)
-		fputs(p->pass == 1 ? "  retrying" : "  waiting for replies", o->err);
+	switch (p->phase) {
+	case SWEEP_PHASE_SENDING:
+		if (done > 0 && done < 1)
+			fprintf(o->err, "  ETA %.1f s", secs / done - secs);
+		break;
+	case SWEEP_PHASE_RETRYING: fprintf(o->err, "  retry %u", p->pass); break;
+	case SWEEP_PHASE_WAITING: fputs("  waiting for replies", o->err); break;
+	case SWEEP_PHASE_DELIVERING:
+		fprintf(o->err, "  writing %llu queued results", (unsigned long long)p->queued);
+		break;
+	}
+	if (p->slowed_pps)
+		fprintf(o->err, "  slowed to %s pps for the path", fmt_rate((double)p->slowed_pps, r1));
+	if (p->held_back)
+		fprintf(o->err, "  held back: output slower than the network (%llu queued)",
+			(unsigned long long)p->queued);
 	fflush(o->err);
 	o->progress_drawn = true;
+	pthread_mutex_unlock(&o->lock);
 }
 
-static const char *end_name(enum sweep_end e)
+static void fmt_ms(uint64_t ns, char buf[24])
 {
-	switch (e) {
-	case SWEEP_END_ALL_ANSWERED: return "all targets answered";
-	case SWEEP_END_WAIT: return "wait elapsed";
-	case SWEEP_END_STOPPED: return "interrupted";
+	double ms = ns / 1e6;
+	snprintf(buf, 24, ms < 10 ? "%.1f ms" : ms < 10000 ? "%.0f ms" : "%.1f s", ms < 10000 ? ms : ms / 1000);
+}
+
+/* Why the sweep ended and what its retries found, in one line. */
+static void summary_end(const struct output *o, const struct sweep_stats *st)
+{
+	char a[24], b[24];
+
+	fputs("lnmt: ended: ", o->err);
+	switch (st->ended) {
+	case SWEEP_END_ALL_ANSWERED: fputs("every probe answered", o->err); break;
+	case SWEEP_END_QUIET:
+		fmt_ms(st->quiet_ns, a);
+		fmt_ms(st->rtt_high_ns, b);
+		if (st->stragglers)
+			fprintf(o->err, "listened %s after the last probe for the %llu silent of a dense network "
+					"(p99.9 RTT %s)", a, (unsigned long long)(st->probes - st->replies), b);
+		else if (st->rtt_high_ns)
+			fprintf(o->err, "the network went quiet: no reply for %s after the last probe (p99.9 RTT %s)", a, b);
+		else
+			fprintf(o->err, "nothing answered for %s after the last probe", a);
+		break;
+	case SWEEP_END_WAIT:
+		fmt_ms(o->wait_ns, a);
+		fprintf(o->err, "the --wait of %s after the last probe ran out", a);
+		break;
+	case SWEEP_END_STOPPED: fputs("interrupted", o->err); break;
 	}
-	return "?";
+	fprintf(o->err, "; %u pass%s", st->passes, st->passes == 1 ? "" : "es");
+	if (st->loss_measured && st->ended != SWEEP_END_ALL_ANSWERED && st->ended != SWEEP_END_STOPPED) {
+		if (st->missed >= 0.5 && st->passes > o->retries)
+			fprintf(o->err, " (--retries %u reached: loss %.1f%%, ~%.0f live still missed)", o->retries,
+				st->loss * 100, st->missed);
+		else
+			fprintf(o->err, " (loss %.1f%%: retries stopped paying)", st->loss * 100);
+	}
+	fputc('\n', o->err);
 }
 
 void output_summary(struct output *o, const struct sweep_stats *st, bool verbose)
 {
 	double wall = st->elapsed_ns / 1e9, send = st->send_ns / 1e9;
+	char r1[16], r2[16];
 
 	output_clear_progress(o);
 	fflush(o->out);
 	fprintf(o->err,
 		"lnmt: %llu targets, %llu probes sent, %llu replies, %llu live in %.3f s "
-		"(send rate %.0f pps, tx %s, %s)\n",
+		"(send rate %s pps, tx %s)\n",
 		(unsigned long long)st->addresses, (unsigned long long)st->sent,
 		(unsigned long long)st->replies, (unsigned long long)st->live, wall,
-		send > 0 ? st->sent / send : 0.0, st->tx_name ? st->tx_name : "-", end_name(st->ended));
+		fmt_rate(send > 0 ? st->sent / send : 0.0, r1), st->tx_name ? st->tx_name : "-");
+	if (st->tx_name && strcmp(st->tx_name, "null") != 0)
+		summary_end(o, st); /* a dry run listened for nothing */
+	if (st->slowed_pps)
+		fprintf(o->err, "lnmt: rate: %.0f%% of the probes to live hosts were lost at %s pps, so the path "
+				"drops what it gets beyond its rate: pass %u on went at %s pps\n",
+			st->slowed_loss * 100, fmt_rate((double)st->first_rate_pps, r1), st->slowed_pass + 1,
+			fmt_rate((double)st->slowed_pps, r2));
+	if (st->held_back_ns || verbose)
+		fprintf(o->err, "lnmt: the output %s: senders held back %.2f s, at most %llu results "
+				"(%.1f MiB) queued%s\n",
+			st->held_back_ns ? "was slower than the network" : "kept up",
+			st->held_back_ns / 1e9 / (st->senders ? st->senders : 1),
+			(unsigned long long)st->queue_peak, st->queue_peak_bytes / 1048576.0,
+			st->lost ? "" : ", no reply lost");
+	if (st->lost)
+		fprintf(o->err, "lnmt: %llu results lost: out of memory for the result queue\n",
+			(unsigned long long)st->lost);
+	for (unsigned i = 0; verbose && i < st->passes; i++) {
+		const struct pass_stat *p = &st->pass[i];
+		fprintf(o->err, "lnmt: pass %u at %.3f s: %llu probes in %.3f s (%s pps%s), %llu answered", i + 1,
+			p->start_ns / 1e9, (unsigned long long)p->sent, p->send_ns / 1e9,
+			fmt_rate((double)p->rate_pps, r1), p->paced ? ", paced" : "", (unsigned long long)p->found);
+		if (p->gap_ns)
+			fprintf(o->err, ", then quiet %.1f ms (high RTT %.1f ms)", p->gap_ns / 1e6, p->rtt_high_ns / 1e6);
+		fputc('\n', o->err);
+	}
 	if (verbose || st->rx_dropped)
 		fprintf(o->err, "lnmt: %llu duplicate replies, %llu dropped by the capture ring\n",
 			(unsigned long long)st->duplicates, (unsigned long long)st->rx_dropped);

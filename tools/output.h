@@ -2,13 +2,15 @@
 /*
  * output.h: how `lnmt scan` shows results: one line per reply on stdout as text, JSON lines or
  * CSV; a progress line and the final summary on stderr. The result writer runs on the sweep's
- * receiver thread, the progress writer on the sending thread.
+ * delivery thread, the progress writer on sweep_run's thread: the progress line they share on a
+ * terminal is guarded by the output's lock.
  */
 #ifndef LNMT_OUTPUT_H
 #define LNMT_OUTPUT_H
 
 #include "sweep.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -20,11 +22,15 @@ struct output {
 	FILE *err;
 	bool progress;      /* draw the progress line (stderr is a TTY) */
 	bool progress_drawn;
+	pthread_mutex_t lock; /* set up by output_begin */
+	uint64_t wait_ns;   /* the sweep's --wait, for the summary */
+	unsigned retries;   /* the sweep's --retries, for the summary */
 };
 
 /* Parses "text", "jsonl", "csv"; -1 if unknown. */
 int output_format_parse(const char *s);
 
+/* Before the first result: the CSV header, the lock. */
 void output_begin(struct output *o);
 void output_result(void *ctx, const struct sweep_result *r);   /* a sweep_sink.result */
 void output_progress(void *ctx, const struct sweep_progress *p); /* a sweep_sink.progress */

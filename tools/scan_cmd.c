@@ -36,10 +36,18 @@ static const char scan_usage[] =
 "      --ttl N            IP TTL of probes (default 64)\n"
 "\n"
 "Timing:\n"
-"  -r, --rate PPS         packets per second, paced per packet (default 0 = unlimited)\n"
-"      --retries N        re-probe targets that have not answered, N more times (default 2)\n"
-"  -w, --wait TIME        wait for late replies after the last probe (default 500ms;\n"
-"                         units us, ms, s, m; a bare number is ms)\n"
+"  -r, --rate PPS         the most packets per second, paced per packet (default 0 =\n"
+"                         unlimited). Retry passes slow down by themselves when the path\n"
+"                         drops probes for their rate (a policer): the summary says so\n"
+"      --rate-fixed       send every pass at --rate, whatever the path drops\n"
+"      --retries N        at most N retry passes of what has not answered (default 10);\n"
+"                         they stop as soon as the loss they measure says no live host is\n"
+"                         still likely to be missed (a lossless network costs one)\n"
+"  -w, --wait TIME        the longest wait for late replies after the last probe (default\n"
+"                         1s; units us, ms, s, m; a bare number is ms). The sweep ends\n"
+"                         sooner, once the network has been quiet for several times the\n"
+"                         RTT that 99.9% of replies beat, or when everything answered\n"
+"      --wait-fixed       always wait all of --wait (unless everything answered)\n"
 "      --seed N           reproduce the probe order of an earlier sweep\n"
 "      --shard I/N        sweep only part I of N (0-based), so N machines split the work\n"
 "\n"
@@ -87,6 +95,11 @@ static const char scan_usage[] =
 "Needs CAP_NET_RAW (root). Results go to stdout, progress and the summary to stderr.\n"
 "Ctrl-C stops sending, waits briefly for replies in flight, prints the summary and exits 130.\n";
 
+/* The retries are a ceiling and the wait a cap: the sweep stops both as soon as they stop paying
+ * (engine/sweep_policy.h), so generous defaults cost only the networks that need them. */
+#define SCAN_DEFAULT_RETRIES 10
+#define SCAN_DEFAULT_WAIT_NS 1000000000ull
+
 static volatile sig_atomic_t stop_requested;
 
 static void on_sigint(int sig)
@@ -118,7 +131,7 @@ struct scan_opts {
 enum {
 	OPT_RETRIES = 256, OPT_SEED, OPT_SHARD, OPT_EXCLUDE, OPT_EXCLUDE_FILE, OPT_SOURCE_IP,
 	OPT_GATEWAY_MAC, OPT_TX, OPT_BATCH, OPT_SENDERS, OPT_DRY_RUN, OPT_TTL, OPT_DB, OPT_NO_STORE, OPT_OFFLINE_AFTER,
-	OPT_SOCKET, OPT_EMBEDDED,
+	OPT_SOCKET, OPT_EMBEDDED, OPT_RATE_FIXED, OPT_WAIT_FIXED,
 };
 
 static const struct option long_opts[] = {
@@ -127,6 +140,8 @@ static const struct option long_opts[] = {
 	{ "rate", required_argument, NULL, 'r' },
 	{ "retries", required_argument, NULL, OPT_RETRIES },
 	{ "wait", required_argument, NULL, 'w' },
+	{ "wait-fixed", no_argument, NULL, OPT_WAIT_FIXED },
+	{ "rate-fixed", no_argument, NULL, OPT_RATE_FIXED },
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "shard", required_argument, NULL, OPT_SHARD },
 	{ "exclude", required_argument, NULL, OPT_EXCLUDE },
@@ -179,6 +194,7 @@ static int parse_option(struct scan_opts *o, int c, const char *arg)
 	switch (c) {
 	case OPT_SHARD: case OPT_EXCLUDE_FILE: case 'i': case OPT_GATEWAY_MAC: case OPT_TX: case OPT_BATCH:
 	case OPT_SENDERS: case OPT_DRY_RUN: case OPT_DB: case OPT_NO_STORE: case OPT_OFFLINE_AFTER: case OPT_TTL:
+	case OPT_RATE_FIXED: case OPT_WAIT_FIXED:
 		o->embedded = true;
 	}
 	switch (c) {
@@ -205,6 +221,8 @@ static int parse_option(struct scan_opts *o, int c, const char *arg)
 		o->rpc.wait_ms = o->cfg.wait_ns / 1000000u;
 		o->rpc.has_wait = true;
 		return 0;
+	case OPT_RATE_FIXED: o->cfg.rate_fixed = true; return 0;
+	case OPT_WAIT_FIXED: o->cfg.wait_fixed = true; return 0;
 	case OPT_SEED:
 		if (!cli_parse_u64(arg, 0, UINT64_MAX, &o->cfg.seed))
 			return bad_value("--seed", arg, "expected a non-negative integer");
@@ -389,6 +407,7 @@ static int run(struct scan_opts *o)
 	struct output out = {
 		.format = (enum out_format)o->format, .out = stdout, .err = stderr,
 		.progress = !o->quiet && isatty(STDERR_FILENO),
+		.wait_ns = o->cfg.wait_ns, .retries = o->cfg.retries,
 	};
 	struct scan_store ss = { .out = &out };
 	struct sweep_sink sink = { .result = output_result, .progress = output_progress, .ctx = &out };
@@ -434,7 +453,7 @@ static int run(struct scan_opts *o)
 int cmd_scan(int argc, char **argv)
 {
 	struct scan_opts o = {
-		.cfg = { .tx = TX_AUTO, .retries = 2, .wait_ns = 500000000ull, .env.ttl = 64 },
+		.cfg = { .tx = TX_AUTO, .retries = SCAN_DEFAULT_RETRIES, .wait_ns = SCAN_DEFAULT_WAIT_NS, .env.ttl = 64 },
 		.format = isatty(STDOUT_FILENO) ? OUT_TEXT : OUT_JSONL,
 	};
 	struct timespec now;

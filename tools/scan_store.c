@@ -115,7 +115,7 @@ int scan_store_end(struct scan_store *ss, const struct sweep_stats *stats, bool 
 	fin.sent = stats->sent;
 	fin.replies = stats->replies;
 	fin.live = stats->live;
-	fin.ended = failed ? 3 : stats->ended == SWEEP_END_ALL_ANSWERED ? 0 : stats->ended == SWEEP_END_WAIT ? 1 : 2;
+	fin.ended = failed ? 3 : stats->ended == SWEEP_END_ALL_ANSWERED ? 0 : stats->ended == SWEEP_END_STOPPED ? 2 : 1;
 	int rc = store_recorder_close(ss->rec, &fin, &stored, err, sizeof(err));
 	ss->rec = NULL;
 	if (rc)

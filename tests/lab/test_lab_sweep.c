@@ -905,7 +905,7 @@ Test(lab, store_full_disk)
 /* ---------------------------------------------------------------- duplicates, exit code, summary */
 
 /*
- * Two probe types in one sweep, retries, and dead hosts so the sweep runs its whole wait:
+ * Two probe types in one sweep, retries, and --wait-fixed so the sweep runs its whole wait:
  * long enough for the lab to retransmit SYN-ACKs whose RST the 5% loss dropped (Linux
  * retransmits the first after 1 s). The same reply then arrives twice and must be printed once.
  */
@@ -914,8 +914,8 @@ Test(lab, no_duplicates)
 	need_lab();
 	lab_up(50, 5, 3);
 	const char *cidr = "198.19.0.0/20", *what = "icmp,syn sweep of 198.19.0.0/20 with 5% loss";
-	const char *args[] = { "-P", "icmp,syn", "-p", LAB_PORTS, "--retries", "3", "-w", "1500ms", "-v",
-			       cidr, NULL };
+	const char *args[] = { "-P", "icmp,syn", "-p", LAB_PORTS, "--retries", "3", "-w", "1500ms", "--wait-fixed",
+			       "-v", cidr, NULL };
 	struct lab_run r;
 	struct hits h = scan(&r, false, args);
 	long long dups = -1;
@@ -964,8 +964,10 @@ Test(lab, exit_code_and_summary)
 	cr_expect_eq(strncmp(r.err, "lnmt: ", 6), 0, "the summary should start with 'lnmt: ', got: '%s'", r.err);
 	cr_expect_not_null(strstr(r.err, "live"), "the summary should say how many are live, got: '%s'", r.err);
 	cr_expect_not_null(strstr(r.err, " 256 live"), "256 of 256 are alive, the summary says: '%s'", r.err);
-	cr_expect_eq(lines, 2, "expected the summary and where it was stored on stderr, got %zu lines: '%s'",
+	cr_expect_eq(lines, 3, "expected the summary, why it ended and where it was stored on stderr, got %zu lines: '%s'",
 		     lines, r.err);
+	cr_expect_not_null(strstr(r.err, "\nlnmt: ended: every probe answered; 1 pass\n"),
+			   "the full /24 answers the first pass: '%s'", r.err);
 	cr_expect_not_null(strstr(r.err, "\nlnmt: stored as sweep "), "no 'stored as sweep' line: '%s'", r.err);
 	cr_expect_eq(h.n, 256, "expected 256 result lines, got %zu", h.n);
 	free(h.v);
@@ -976,9 +978,106 @@ Test(lab, exit_code_and_summary)
 	lines = 0;
 	for (const char *p = r.err; (p = strchr(p, '\n')); p++)
 		lines++;
-	cr_expect_eq(lines, 1, "with --no-store expected one summary line on stderr, got %zu: '%s'", lines, r.err);
+	cr_expect_eq(lines, 2, "with --no-store expected the summary and why it ended on stderr, got %zu: '%s'",
+		     lines, r.err);
 	free(h.v);
 	lab_run_free(&r);
+}
+
+/* ---------------------------------------------------------------- a reader slower than the network */
+
+/* The reader a new user would write: it sleeps a second (a slow start-up), then parses every
+ * line as JSON before passing it on. The pipe fills long before it reads its first line. */
+static const char slow_reader_py[] =
+	"import json, sys, time\n"
+	"time.sleep(1)\n"
+	"for line in sys.stdin:\n"
+	"    json.loads(line)\n"
+	"    sys.stdout.write(line)\n";
+
+/* The first "lnmt: N dropped by the capture ring" figure on stderr, -1 if none. */
+static long long capture_drops(const char *err)
+{
+	for (const char *line = err; *line;) {
+		unsigned long long dups, drops;
+		if (sscanf(line, "lnmt: %llu duplicate replies, %llu dropped by the capture ring", &dups, &drops) == 2)
+			return (long long)drops;
+		const char *nl = strchr(line, '\n');
+		line = nl ? nl + 1 : line + strlen(line);
+	}
+	return -1;
+}
+
+/*
+ * lnmt scan -P PROBE [extra] CIDR -f jsonl -v --no-store | the slow reader: every alive target
+ * arrives, exactly once, and the capture ring dropped nothing (the receiver never waited for
+ * the pipe; the senders waited instead).
+ */
+static void sweep_slow_reader(const char *probe, const char *cidr, const char *const extra[])
+{
+	char *argv[MAX_ARGS], what[96];
+	size_t n = 0;
+
+	cr_assert_eq(setenv("LNMT_SLOW_READER", slow_reader_py, 1), 0);
+	argv[n++] = "ip";
+	argv[n++] = "netns";
+	argv[n++] = "exec";
+	argv[n++] = (char *)scan_ns();
+	argv[n++] = "bash";
+	argv[n++] = "-c";
+	argv[n++] = "set -o pipefail; \"$@\" | python3 -c \"$LNMT_SLOW_READER\"";
+	argv[n++] = "bash";
+	argv[n++] = (char *)lnmt_bin();
+	argv[n++] = "scan";
+	argv[n++] = "-P";
+	argv[n++] = (char *)probe;
+	for (size_t i = 0; extra && extra[i]; i++)
+		argv[n++] = (char *)extra[i];
+	argv[n++] = (char *)cidr;
+	argv[n++] = "-f";
+	argv[n++] = "jsonl";
+	argv[n++] = "-v";
+	argv[n++] = "--no-store";
+	argv[n] = NULL;
+	snprintf(what, sizeof(what), "%s sweep of %s into a slow reader", probe, cidr);
+
+	struct addr_set *truth = lab_truth(cidr);
+	struct lab_run r = lab_capture(argv, 0);
+	cr_log_info("%s -> exit %d in %.2f s; stderr: %s", what, r.status, r.secs, r.err);
+	cr_assert_eq(r.status, 0, "%s exited %d; stderr: %s", what, r.status, r.err);
+	struct hits h = parse_jsonl(r.out);
+	cr_assert_eq(h.bad_lines, 0, "%s: %zu lines are not JSON, first: '%s'", what, h.bad_lines, h.first_bad);
+	check_no_duplicates(&h, what);
+	struct score sc = score_probe(&h, probe, truth, what);
+	expect_exact(&sc, what);
+	cr_expect_eq(capture_drops(r.err), 0, "%s: the capture ring dropped frames (or -v did not say): %s", what,
+		     r.err);
+	free(h.v);
+	free(truth);
+	lab_run_free(&r);
+}
+
+Test(lab, slow_reader_icmp)
+{
+	need_lab();
+	lab_up(100, 0, 1);
+	sweep_slow_reader("icmp", "198.19.0.0/16", NULL);
+}
+
+Test(lab, slow_reader_arp)
+{
+	need_lab();
+	lab_up(100, 0, 1);
+	sweep_slow_reader("arp", "198.18.128.0/17", NULL);
+}
+
+/* Three ports: 196,608 results, three times what the queue holds before the senders wait. */
+Test(lab, slow_reader_syn)
+{
+	static const char *const ports[] = { "-p", "22,80,443", NULL };
+	need_lab();
+	lab_up(100, 0, 1);
+	sweep_slow_reader("syn", "198.19.0.0/16", ports);
 }
 
 LAB_TESTS_MAIN();
