@@ -138,5 +138,5 @@ int store_migrate(struct store *st, uint32_t from, char *err, size_t errlen)
 	}
 	st->has_changes = true;
 	st->old_layout = false;
-	return store_errno(mdb_env_sync(st->env, 1));
+	return store_sync(st);
 }

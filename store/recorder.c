@@ -971,7 +971,7 @@ int store_recorder_close(struct store_recorder *rec, const struct store_sweep *f
 	struct sweep_put sp = { &s, false };
 	rc2 = store_wr_run(st, sweep_put_fn, &sp);
 	if (!rc2)
-		rc2 = store_errno(mdb_env_sync(st->env, 1));
+		rc2 = store_sync(st);
 	if (rc2 && !rc) {
 		rc = rc2;
 		store_err(err, errlen, st->path, "%s: the final sweep record was not stored", lnmt_strerror(rc));

@@ -224,8 +224,8 @@ int store_wr_run(struct store *st, store_wr_fn fn, void *arg)
 		rc = fn(st, txn, arg);
 		if (rc)
 			mdb_txn_abort(txn);
-		else
-			rc = mdb_txn_commit(txn);
+		else if (!(rc = mdb_txn_commit(txn)))
+			__atomic_fetch_add(&st->commits, 1, __ATOMIC_RELEASE);
 		pthread_rwlock_unlock(&st->map_lock);
 		if (rc != MDB_MAP_FULL)
 			return store_errno(rc);
@@ -235,6 +235,20 @@ int store_wr_run(struct store *st, store_wr_fn fn, void *arg)
 		if ((rc = map_resize(st, 2 * size)))
 			return rc;
 	}
+}
+
+int store_sync(struct store *st)
+{
+	uint64_t upto = __atomic_load_n(&st->commits, __ATOMIC_ACQUIRE), seen;
+	int rc = store_errno(mdb_env_sync(st->env, 1));
+
+	/* Commits counted before the flush began are on the disk now; raise the mark to them
+	 * (another thread's flush may have raised it further meanwhile). */
+	for (seen = __atomic_load_n(&st->commits_synced, __ATOMIC_RELAXED); !rc && seen < upto;)
+		if (__atomic_compare_exchange_n(&st->commits_synced, &seen, upto, false, __ATOMIC_RELEASE,
+						__ATOMIC_RELAXED))
+			break;
+	return rc;
 }
 
 /* ---- opening ---- */
@@ -548,7 +562,7 @@ int store_open_ex(struct store **out, const char *dir, const struct store_option
 	 * batch costs no disk flush (NOMETASYNC would still fdatasync the data pages of every
 	 * batch). A committed transaction survives kill -9 of the process all the same: its pages
 	 * are in the page cache. The recorder flushes once with mdb_env_sync() when a sweep ends,
-	 * and so does store_close(). The price: a power cut or kernel crash during a sweep may lose
+	 * and so does store_close() when anything was committed after the last flush. The price: a power cut or kernel crash during a sweep may lose
 	 * that sweep's transactions, and on a file system that reorders writes may damage the
 	 * file; what was flushed before is safe once a later sweep's flush completes.
 	 */
@@ -634,8 +648,9 @@ void store_close(struct store *st)
 	for (size_t i = 0; i < st->n_pool; i++)
 		mdb_txn_abort(st->pool[i]);
 	free(st->pool);
-	if (!st->read_only)
-		mdb_env_sync(st->env, 1);
+	if (!st->read_only && __atomic_load_n(&st->commits_synced, __ATOMIC_ACQUIRE) !=
+				      __atomic_load_n(&st->commits, __ATOMIC_ACQUIRE))
+		store_sync(st);
 	mdb_env_close(st->env);
 	store_oui_free(st->oui);
 	free(st->oui_path);

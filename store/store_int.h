@@ -58,6 +58,11 @@ struct store {
 	MDB_txn **pool;
 	size_t n_pool, cap_pool;
 
+	/* Commits that reached the page cache, and how many of them the last completed flush
+	 * covered (atomics): store_close() flushes only when some were not, so a sweep's one
+	 * flush at its end is not followed by a second, empty one. */
+	uint64_t commits, commits_synced;
+
 	/* The vendor list, loaded on first need. */
 	pthread_mutex_t oui_lock;
 	char *oui_path;            /* NULL: no vendor list */
@@ -69,6 +74,9 @@ struct store {
  * exercise growth. */
 int store_open_ex(struct store **out, const char *dir, const struct store_options *opt, size_t map_size,
 		  char *err, size_t errlen);
+
+/* mdb_env_sync(force): flushes every commit so far to the disk. Returns 0 or -errno. */
+int store_sync(struct store *st);
 
 /* ---- errors ---- */
 
