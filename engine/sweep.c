@@ -7,6 +7,8 @@
  */
 #include "sweep_int.h"
 
+#include "sweep_filter.h"
+
 #include "clock.h"
 #include "cookie.h"
 #include "err.h"
@@ -44,16 +46,7 @@ static void *map_zeroed(size_t len)
 
 int sweep_bpf_filter(const struct sweep_config *cfg, char *buf, size_t len)
 {
-	size_t off = 0;
-
-	buf[0] = '\0';
-	for (unsigned i = 0; i < cfg->n_probes; i++) {
-		int n = snprintf(buf + off, len - off, "%s(%s)", i ? " or " : "", cfg->probes[i]->bpf_filter);
-		if (n < 0 || (size_t)n >= len - off)
-			return LNMT_E_TOOBIG;
-		off += (size_t)n;
-	}
-	return 0;
+	return sweep_filter_text(cfg->probes, cfg->n_probes, buf, len);
 }
 
 /* Lays out the slots (one per non-port probe, one per port for port probes) and renders each
@@ -141,9 +134,11 @@ static int open_rx(struct sweep *sw, char *err, size_t errlen)
 
 	if ((rc = sweep_bpf_filter(sw->cfg, filter, sizeof(filter))))
 		return rc;
+	const struct sweep_filter_prog *prog = sweep_filter_find(filter);
 	struct rx_config c = {
 		.ifname = sw->cfg->ifname, .filter = filter, .ethertype = reply_ethertype(sw->cfg),
 		.frames = sw->probes_estimate, .buffer_bytes = sw->cfg->rx_buffer_bytes,
+		.program = prog ? prog->insns : NULL, .program_len = prog ? prog->len : 0,
 	};
 	rc = rx_open(&sw->rx, &c, err, errlen);
 	if (rc == -EPERM)

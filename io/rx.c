@@ -3,6 +3,7 @@
 #include "rx.h"
 
 #include "err.h"
+#include "rx_pcap.h"
 #include "sockclose.h"
 
 #include <arpa/inet.h>
@@ -11,7 +12,6 @@
 #include <linux/if_packet.h>
 #include <linux/filter.h>
 #include <net/if.h>
-#include <pcap/pcap.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,15 +22,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RX_SNAPLEN 128 /* every reply we parse fits: Ethernet + IPv4 (+options) + L4 header + 16 bytes */
-
 /*
  * Sizing. A ring needs ~160 bytes per frame (TPACKET_V3 header, the frame, alignment); libpcap
- * rounds it up to whole 256 KiB blocks. A socket's queue is charged each frame's truesize,
- * ~700-1300 bytes for a small reply here: 2 KiB leaves room for bigger skbs from other drivers.
+ * rounds it up to whole 256 KiB blocks, and a block the kernel retires after its 1 ms timeout
+ * is handed over however little it holds, so a ring needs blocks to spare as well as bytes:
+ * at least 16 (with 5, for 8192 frames, a receiver a few ms late lost replies). Its size costs
+ * little: what setting it up costs is the grace period, whatever the size. A socket's queue is
+ * charged each frame's truesize, ~700-1300 bytes for a small reply here: 2 KiB leaves room for
+ * bigger skbs from other drivers.
  */
 #define RING_BYTES_PER_FRAME 160u
-#define RING_MIN (1u << 20)
+#define RING_MIN (4u << 20)
 #define RING_MAX (64u << 20)
 #define SOCKET_BYTES_PER_FRAME 2048u
 #define SOCKET_MIN (256u << 10)
@@ -41,6 +43,7 @@ struct rx {
 	enum rx_kind kind;
 	int fd;                      /* the socket (for the ring, libpcap's) */
 	int wake_fd;                 /* eventfd: rx_wake's latch */
+	struct rx_pcap pc;           /* libpcap, when loaded */
 	pcap_t *pcap;                /* ring */
 	int64_t realtime_to_mono_ns; /* add to a kernel (CLOCK_REALTIME) timestamp */
 	uint64_t dropped;            /* socket: PACKET_STATISTICS resets on every read */
@@ -89,7 +92,7 @@ static int64_t clock_offset_ns(void)
 
 static int pcap_fail(struct rx *rx, const char *what, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "%s: %s", what, pcap_geterr(rx->pcap));
+	snprintf(err, errlen, "%s: %s", what, rx->pc.geterr(rx->pcap));
 	return LNMT_E_PCAP;
 }
 
@@ -99,21 +102,23 @@ static int ring_open(struct rx *rx, const struct rx_config *c, size_t bytes, cha
 	struct bpf_program prog;
 	int rc;
 
-	rx->pcap = pcap_create(c->ifname, ebuf);
+	if ((rc = rx_pcap_load(&rx->pc, err, errlen)))
+		return rc;
+	rx->pcap = rx->pc.create(c->ifname, ebuf);
 	if (!rx->pcap) {
 		snprintf(err, errlen, "pcap_create(%s): %s", c->ifname, ebuf);
 		return LNMT_E_PCAP;
 	}
-	pcap_set_snaplen(rx->pcap, RX_SNAPLEN);
-	pcap_set_promisc(rx->pcap, 0);
+	rx->pc.set_snaplen(rx->pcap, RX_SNAPLEN);
+	rx->pc.set_promisc(rx->pcap, 0);
 	/* Not immediate mode: that gives TPACKET_V2, where every reply wakes the receiver (measured:
 	 * ~30% of a sweep's CPU in wake-ups). TPACKET_V3 hands over blocks of frames, retired at the
 	 * latest after 1 ms, so a sweep still ends within 1 ms of its last reply. */
-	pcap_set_immediate_mode(rx->pcap, 0);
-	pcap_set_timeout(rx->pcap, 1);
-	pcap_set_buffer_size(rx->pcap, bytes > INT32_MAX ? INT32_MAX : (int)bytes);
-	pcap_set_tstamp_precision(rx->pcap, PCAP_TSTAMP_PRECISION_NANO);
-	rc = pcap_activate(rx->pcap);
+	rx->pc.set_immediate_mode(rx->pcap, 0);
+	rx->pc.set_timeout(rx->pcap, 1);
+	rx->pc.set_buffer_size(rx->pcap, bytes > INT32_MAX ? INT32_MAX : (int)bytes);
+	rx->pc.set_tstamp_precision(rx->pcap, PCAP_TSTAMP_PRECISION_NANO);
+	rc = rx->pc.activate(rx->pcap);
 	if (rc == PCAP_ERROR_PERM_DENIED) {
 		snprintf(err, errlen, "capture on %s needs CAP_NET_RAW", c->ifname);
 		return -EPERM;
@@ -124,16 +129,16 @@ static int ring_open(struct rx *rx, const struct rx_config *c, size_t bytes, cha
 	}
 	if (rc < 0)
 		return pcap_fail(rx, "pcap_activate", err, errlen);
-	rx->fd = pcap_get_selectable_fd(rx->pcap); /* from here on, rx_close() defers its close */
-	if (pcap_setdirection(rx->pcap, PCAP_D_IN) < 0)
+	rx->fd = rx->pc.get_selectable_fd(rx->pcap); /* from here on, rx_close() defers its close */
+	if (rx->pc.setdirection(rx->pcap, PCAP_D_IN) < 0)
 		return pcap_fail(rx, "pcap_setdirection", err, errlen);
-	if (pcap_compile(rx->pcap, &prog, c->filter, 1, PCAP_NETMASK_UNKNOWN) < 0)
+	if (rx->pc.compile(rx->pcap, &prog, c->filter, 1, PCAP_NETMASK_UNKNOWN) < 0)
 		return pcap_fail(rx, "pcap_compile", err, errlen);
-	rc = pcap_setfilter(rx->pcap, &prog);
-	pcap_freecode(&prog);
+	rc = rx->pc.setfilter(rx->pcap, &prog);
+	rx->pc.freecode(&prog);
 	if (rc < 0)
 		return pcap_fail(rx, "pcap_setfilter", err, errlen);
-	if (pcap_setnonblock(rx->pcap, 1, ebuf) < 0 || rx->fd < 0) {
+	if (rx->pc.setnonblock(rx->pcap, 1, ebuf) < 0 || rx->fd < 0) {
 		snprintf(err, errlen, "pcap_setnonblock: %s", ebuf);
 		return LNMT_E_PCAP;
 	}
@@ -158,37 +163,44 @@ static int ring_drain(struct rx *rx)
 	int total = 0, n;
 
 	/* Non-blocking dispatch returns 0 once the ring is empty. */
-	while ((n = pcap_dispatch(rx->pcap, -1, on_packet, (u_char *)rx)) > 0)
+	while ((n = rx->pc.dispatch(rx->pcap, -1, on_packet, (u_char *)rx)) > 0)
 		total += n;
 	return n == PCAP_ERROR ? LNMT_E_PCAP : total;
 }
 
 /* ---- socket: AF_PACKET and recvmmsg ------------------------------------------------------- */
 
-/* The filter compiled by libpcap for Ethernet frames, as the kernel runs it on this socket
- * (libpcap's programs are classic BPF, the socket filter's format). */
-static int attach_filter(int fd, const char *filter, char *err, size_t errlen)
+/* The caller's program, or the filter compiled by libpcap for Ethernet frames, as the kernel
+ * runs it on this socket (libpcap's programs are classic BPF, the socket filter's format). */
+static int attach_filter(struct rx *rx, const struct rx_config *c, char *err, size_t errlen)
 {
-	struct bpf_program prog;
-	pcap_t *dead = pcap_open_dead(DLT_EN10MB, RX_SNAPLEN);
+	struct sock_fprog fp = { .len = c->program_len, .filter = (struct sock_filter *)c->program };
+	struct bpf_program prog = { 0 };
+	pcap_t *dead = NULL;
 	int rc = 0;
 
-	if (!dead) {
-		snprintf(err, errlen, "pcap_open_dead: out of memory");
-		return -ENOMEM;
+	if (!c->program) {
+		if ((rc = rx_pcap_load(&rx->pc, err, errlen)))
+			return rc;
+		if (!(dead = rx->pc.open_dead(DLT_EN10MB, RX_SNAPLEN))) {
+			snprintf(err, errlen, "pcap_open_dead: out of memory");
+			return -ENOMEM;
+		}
+		if (rx->pc.compile(dead, &prog, c->filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+			snprintf(err, errlen, "pcap_compile: %s", rx->pc.geterr(dead));
+			rx->pc.close(dead);
+			return LNMT_E_PCAP;
+		}
+		fp = (struct sock_fprog){ .len = (unsigned short)prog.bf_len, .filter = (struct sock_filter *)prog.bf_insns };
 	}
-	if (pcap_compile(dead, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
-		snprintf(err, errlen, "pcap_compile: %s", pcap_geterr(dead));
-		pcap_close(dead);
-		return LNMT_E_PCAP;
-	}
-	struct sock_fprog fp = { .len = (unsigned short)prog.bf_len, .filter = (struct sock_filter *)prog.bf_insns };
-	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) < 0) {
+	if (setsockopt(rx->fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "SO_ATTACH_FILTER: %s", strerror(errno));
 	}
-	pcap_freecode(&prog);
-	pcap_close(dead);
+	if (dead) {
+		rx->pc.freecode(&prog);
+		rx->pc.close(dead);
+	}
 	return rc;
 }
 
@@ -233,7 +245,7 @@ static int socket_open(struct rx *rx, const struct rx_config *c, size_t bytes, b
 			 rc == -EPERM ? "needs CAP_NET_RAW" : strerror(-rc));
 		return rc;
 	}
-	if ((rc = attach_filter(rx->fd, c->filter, err, errlen)))
+	if ((rc = attach_filter(rx, c, err, errlen)))
 		return rc;
 	if (set_queue(rx->fd, bytes) < bytes && may_fall_back)
 		return 1;
@@ -379,7 +391,7 @@ uint64_t rx_dropped(struct rx *rx)
 {
 	if (rx->kind == RX_RING) {
 		struct pcap_stat st;
-		return pcap_stats(rx->pcap, &st) < 0 ? 0 : st.ps_drop;
+		return rx->pc.stats(rx->pcap, &st) < 0 ? 0 : st.ps_drop;
 	}
 	struct tpacket_stats st;
 	socklen_t len = sizeof(st);
@@ -401,12 +413,13 @@ void rx_close(struct rx *rx)
 		/* libpcap closes its descriptor itself, and that close would wait: it gets a
 		 * duplicate to close, and the socket's last reference goes the deferred way. */
 		int fd = rx->fd >= 0 ? dup(rx->fd) : -1;
-		pcap_close(rx->pcap);
+		rx->pc.close(rx->pcap);
 		rx->fd = fd;
 	}
 	if (rx->fd >= 0)
 		sockclose_deferred(&rx->fd, 1);
 	if (rx->wake_fd >= 0)
 		close(rx->wake_fd);
+	rx_pcap_unload(&rx->pc);
 	free(rx);
 }

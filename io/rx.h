@@ -14,14 +14,20 @@
  *    Large sweeps.
  *
  * Both close their socket through sockclose_deferred(), so closing never waits for the kernel.
+ * libpcap is loaded (rx_pcap.h) only for a ring, or for a filter the caller did not compile.
  * Timestamps are the kernel's arrival times converted to CLOCK_MONOTONIC ns, so RTTs do not
  * include time spent waiting in a queue. One thread uses an rx at a time, except rx_wake().
  */
 #ifndef LNMT_RX_H
 #define LNMT_RX_H
 
+#include <linux/filter.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Bytes kept of each frame: every reply we parse fits (Ethernet + IPv4 with options + L4
+ * header + 16 bytes). */
+#define RX_SNAPLEN 128
 
 struct rx;
 
@@ -35,6 +41,10 @@ enum rx_kind { RX_AUTO, RX_SOCKET, RX_RING };
 struct rx_config {
 	const char *ifname;
 	const char *filter;   /* pcap syntax, applied to whole Ethernet frames */
+	/* The filter compiled already (pcap_compile() of `filter`, optimized, for DLT_EN10MB and
+	 * RX_SNAPLEN), for the socket, which then needs no libpcap; NULL: compile `filter`. */
+	const struct sock_filter *program;
+	unsigned short program_len;
 	uint16_t ethertype;   /* socket: only frames of this EtherType reach the filter; 0 = all */
 	uint64_t frames;      /* the most replies the sweep can get (probes of a pass) */
 	size_t buffer_bytes;  /* kernel buffer (ring, or the socket's queue); 0 = sized for frames */
@@ -49,7 +59,8 @@ struct rx_plan {
 /*
  * What rx_open() sets up for c, before it asks the kernel: RX_AUTO becomes RX_SOCKET up to
  * RX_SOCKET_MAX_FRAMES frames, else RX_RING; bytes is buffer_bytes, or sized for frames (a
- * socket accounts ~1-2 KiB per small frame, a ring ~160 bytes) within each backend's bounds.
+ * socket accounts ~1-2 KiB per small frame, a ring ~160 bytes) within each backend's bounds
+ * (socket 256 KiB-8 MiB, ring 4-64 MiB).
  * No system calls.
  */
 void rx_plan(const struct rx_config *c, struct rx_plan *out);

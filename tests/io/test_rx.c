@@ -46,7 +46,7 @@ Test(rx_plan, large_sweeps_get_a_ring_sized_for_the_sweep)
 {
 	struct rx_plan p = plan(RX_SOCKET_MAX_FRAMES + 1, 0, RX_AUTO);
 	cr_expect_eq(p.kind, RX_RING);
-	cr_expect_eq(p.bytes, 1 * MIB, "the ring's floor is 1 MiB, got %zu", p.bytes);
+	cr_expect_eq(p.bytes, 4 * MIB, "the ring's floor is 4 MiB (16 blocks), got %zu", p.bytes);
 	p = plan(65536, 0, RX_AUTO); /* a /16 */
 	cr_expect_eq(p.kind, RX_RING);
 	cr_expect_eq(p.bytes, 65536u * 160u, "a /16 gets 160 bytes per probe, got %zu", p.bytes);
@@ -62,7 +62,7 @@ Test(rx_plan, the_caller_may_choose)
 	cr_expect_eq(p.bytes, (size_t)RX_SOCKET_MAX_FRAMES * 2 * KIB, "a socket is capped, got %zu", p.bytes);
 	p = plan(256, 0, RX_RING);
 	cr_expect_eq(p.kind, RX_RING);
-	cr_expect_eq(p.bytes, 1 * MIB);
+	cr_expect_eq(p.bytes, 4 * MIB);
 	p = plan(256, 16 * MIB, RX_AUTO);
 	cr_expect_eq(p.kind, RX_SOCKET);
 	cr_expect_eq(p.bytes, 16 * MIB, "buffer_bytes is taken as given, got %zu", p.bytes);
