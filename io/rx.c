@@ -405,10 +405,26 @@ const char *rx_name(const struct rx *rx)
 	return rx->kind == RX_RING ? "ring" : "socket";
 }
 
+/*
+ * A socket on its way out still sits in the interface's receive path until the kernel has
+ * released it (sockclose.h), and every frame its filter accepts would be cloned into its
+ * queue for nobody. A filter that accepts nothing makes it inert at once: replacing a filter
+ * waits for nothing.
+ */
+static void stop_capturing(int fd)
+{
+	static const struct sock_filter drop_all[] = { BPF_STMT(BPF_RET | BPF_K, 0) };
+	struct sock_fprog fp = { .len = 1, .filter = (struct sock_filter *)drop_all };
+
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp));
+}
+
 void rx_close(struct rx *rx)
 {
 	if (!rx)
 		return;
+	stop_capturing(rx->fd);
 	if (rx->pcap) {
 		/* libpcap closes its descriptor itself, and that close would wait: it gets a
 		 * duplicate to close, and the socket's last reference goes the deferred way. */
