@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * bpfgen.c: a build-time tool that writes sweep_filters.c, the capture filter of every ordered
- * choice of distinct probes compiled by libpcap exactly as io/rx.c compiles one (see
- * sweep_filter.h). Usage: bpfgen OUTPUT.c
+ * choice of distinct probes compiled by libpcap exactly as io/rx.c compiles one, for Ethernet
+ * frames and (without ARP) for IPv4 packets (see sweep_filter.h). Usage: bpfgen OUTPUT.c
  */
 #include "rx.h"
 #include "sweep_filter.h"
@@ -20,23 +20,25 @@ static const struct probe_ops *const all[] = { &probe_arp, &probe_icmp, &probe_s
 
 struct gen {
 	FILE *out;
-	pcap_t *dead;
-	unsigned n;          /* programs written */
-	char texts[64][512]; /* their filter texts, for the table */
+	pcap_t *dead, *dead_ip; /* Ethernet frames; IPv4 packets */
+	unsigned n;             /* programs written */
+	char texts[64][512];    /* their filter texts, for the table */
 	unsigned lens[64];
+	bool ip[64];
 };
 
-static int emit(struct gen *g, const struct probe_ops *const *probes, unsigned n)
+static int emit_one(struct gen *g, const struct probe_ops *const *probes, unsigned n, bool ip)
 {
 	struct bpf_program prog;
 	char *text = g->texts[g->n];
+	pcap_t *dead = ip ? g->dead_ip : g->dead;
 
 	if (g->n == 64 || sweep_filter_text(probes, n, text, sizeof(g->texts[0]))) {
 		fprintf(stderr, "bpfgen: too many filters, or one too long\n");
 		return 1;
 	}
-	if (pcap_compile(g->dead, &prog, text, 1, PCAP_NETMASK_UNKNOWN) < 0) {
-		fprintf(stderr, "bpfgen: pcap_compile(\"%s\"): %s\n", text, pcap_geterr(g->dead));
+	if (pcap_compile(dead, &prog, text, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+		fprintf(stderr, "bpfgen: pcap_compile(\"%s\"): %s\n", text, pcap_geterr(dead));
 		return 1;
 	}
 	fprintf(g->out, "static const struct sock_filter p%u[] = {\n", g->n);
@@ -45,9 +47,20 @@ static int emit(struct gen *g, const struct probe_ops *const *probes, unsigned n
 		fprintf(g->out, "\t{ 0x%04x, %u, %u, 0x%08x },\n", x->code, x->jt, x->jf, x->k);
 	}
 	fprintf(g->out, "};\n");
+	g->ip[g->n] = ip;
 	g->lens[g->n++] = prog.bf_len;
 	pcap_freecode(&prog);
 	return 0;
+}
+
+/* The Ethernet program of probes, and the IPv4 one when no probe is ARP. */
+static int emit(struct gen *g, const struct probe_ops *const *probes, unsigned n)
+{
+	bool arp = false;
+
+	for (unsigned i = 0; i < n; i++)
+		arp |= probes[i] == &probe_arp;
+	return emit_one(g, probes, n, false) || (!arp && emit_one(g, probes, n, true));
 }
 
 /* Every ordered choice of distinct probes, extending chosen[0..depth-1]. */
@@ -83,7 +96,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: bpfgen OUTPUT.c\n");
 		return 2;
 	}
-	if (!(g.out = fopen(argv[1], "w")) || !(g.dead = pcap_open_dead(DLT_EN10MB, RX_SNAPLEN))) {
+	if (!(g.out = fopen(argv[1], "w")) || !(g.dead = pcap_open_dead(DLT_EN10MB, RX_SNAPLEN)) ||
+	    !(g.dead_ip = pcap_open_dead(DLT_RAW, RX_SNAPLEN - 14))) {
 		fprintf(stderr, "bpfgen: cannot write %s\n", argv[1]);
 		return 1;
 	}
@@ -98,10 +112,11 @@ int main(int argc, char **argv)
 		fputc('{', g.out);
 		fputc(' ', g.out);
 		put_c_string(g.out, g.texts[i]);
-		fprintf(g.out, ", %u, p%u },\n", g.lens[i], i);
+		fprintf(g.out, ", %s, %u, p%u },\n", g.ip[i] ? "true" : "false", g.lens[i], i);
 	}
 	fprintf(g.out, "};\n\nconst size_t sweep_filter_count = %u;\n", g.n);
 	pcap_close(g.dead);
+	pcap_close(g.dead_ip);
 	if (fclose(g.out)) {
 		fprintf(stderr, "bpfgen: cannot write %s\n", argv[1]);
 		return 1;

@@ -125,21 +125,39 @@ static uint16_t reply_ethertype(const struct sweep_config *cfg)
 	return arp == cfg->n_probes ? ETHERTYPE_ARP : arp ? 0 : ETHERTYPE_IP;
 }
 
-/* Opens the capture, sized for one pass's replies: rx_plan() picks a packet socket for small
- * sweeps (nothing to set up or wait for) and a ring for large ones. */
+bool sweep_ipv4_link(const struct sweep_config *cfg, uint64_t probes)
+{
+	if (cfg->tx == TX_NULL || !cfg->kernel_routes || probes > RX_SOCKET_MAX_FRAMES)
+		return false;
+	for (unsigned i = 0; i < cfg->n_probes; i++)
+		if (cfg->probes[i] != &probe_icmp && cfg->probes[i] != &probe_syn)
+			return false;
+	return cfg->n_probes > 0;
+}
+
+/* Opens the capture, sized for one pass's replies: raw IPv4 sockets for a sweep on the IPv4
+ * link; else rx_plan() picks a packet socket for small sweeps (nothing to set up or wait for)
+ * and a ring for large ones. */
 static int open_rx(struct sweep *sw, char *err, size_t errlen)
 {
+	const struct sweep_config *cfg = sw->cfg;
 	char filter[512];
 	int rc;
 
-	if ((rc = sweep_bpf_filter(sw->cfg, filter, sizeof(filter))))
+	if ((rc = sweep_bpf_filter(cfg, filter, sizeof(filter))))
 		return rc;
-	const struct sweep_filter_prog *prog = sweep_filter_find(filter);
+	const struct sweep_filter_prog *prog = sweep_filter_find(filter, false), *ip = sweep_filter_find(filter, true);
 	struct rx_config c = {
-		.ifname = sw->cfg->ifname, .filter = filter, .ethertype = reply_ethertype(sw->cfg),
-		.frames = sw->probes_estimate, .buffer_bytes = sw->cfg->rx_buffer_bytes,
+		.ifname = cfg->ifname, .filter = filter, .ethertype = reply_ethertype(cfg),
+		.frames = sw->probes_estimate, .buffer_bytes = cfg->rx_buffer_bytes,
 		.program = prog ? prog->insns : NULL, .program_len = prog ? prog->len : 0,
+		.kind = sw->link == TX_LINK_IPV4 ? RX_IPV4 : RX_AUTO, .local_ip = cfg->env.src_ip,
+		.ip_program = ip ? ip->insns : NULL, .ip_program_len = ip ? ip->len : 0,
 	};
+	for (unsigned i = 0; i < cfg->n_probes; i++) {
+		c.icmp |= cfg->probes[i] == &probe_icmp;
+		c.tcp |= cfg->probes[i] == &probe_syn;
+	}
 	rc = rx_open(&sw->rx, &c, err, errlen);
 	if (rc == -EPERM)
 		snprintf(err, errlen, "packet capture needs CAP_NET_RAW: run as root, or grant it with "
@@ -148,32 +166,47 @@ static int open_rx(struct sweep *sw, char *err, size_t errlen)
 }
 
 /*
- * The receiver thread: opens the capture while the senders open their sockets (start() waits
- * for both), then waits until start() or stop_rx() releases it, then receives.
+ * The receiver thread: opens a ring while the senders open their sockets (start() waits for
+ * both; a small sweep's capture is open already), then waits until start() or stop_rx()
+ * releases it, then receives.
  */
 static void *rx_thread_main(void *arg)
 {
 	struct sweep *sw = arg;
 	char err[256] = "";
-	int rc = open_rx(sw, err, sizeof(err));
+	bool opened = sw->rx_opened; /* written before the thread was created, never after */
+	int rc = opened ? 0 : open_rx(sw, err, sizeof(err));
 
 	pthread_mutex_lock(&sw->lock);
-	sw->rx_open_rc = rc;
-	snprintf(sw->rx_err, sizeof(sw->rx_err), "%s", err);
-	sw->rx_opened = true;
-	pthread_cond_broadcast(&sw->changed);
+	if (!opened) {
+		sw->rx_open_rc = rc;
+		snprintf(sw->rx_err, sizeof(sw->rx_err), "%s", err);
+		sw->rx_opened = true;
+		pthread_cond_broadcast(&sw->changed);
+	}
 	while (!sw->rx_released)
 		pthread_cond_wait(&sw->changed, &sw->lock);
 	pthread_mutex_unlock(&sw->lock);
 	return rc ? NULL : sweep_rx_main(sw);
 }
 
+/*
+ * Starts the receiver. A ring costs the kernel a grace period to set up (10-30 ms), which the
+ * receiver thread spends while the senders start; a small sweep's sockets open in
+ * microseconds, so they open here and the thread has nothing to report before it receives
+ * (one wake-up less between the sweep's start and its first probe).
+ */
 static int start_rx(struct sweep *sw, char *err, size_t errlen)
 {
 	int rc;
 
 	if (sw->cfg->tx == TX_NULL)
 		return 0;
+	if (sw->link == TX_LINK_IPV4 || sw->probes_estimate <= RX_SOCKET_MAX_FRAMES) {
+		if ((rc = open_rx(sw, err, errlen)))
+			return rc;
+		sw->rx_opened = true;
+	}
 	if ((rc = -pthread_create(&sw->rx_thread, NULL, rx_thread_main, sw))) {
 		snprintf(err, errlen, "cannot start the receiver thread: %s", lnmt_strerror(rc));
 		return rc;
@@ -483,8 +516,10 @@ static int start(struct sweep *sw, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot allocate the result queue");
 		return rc;
 	}
-	if ((rc = plan_slots(sw, err, errlen)) || (rc = alloc_state(sw, err, errlen)) ||
-	    (rc = start_rx(sw, err, errlen)))
+	if ((rc = plan_slots(sw, err, errlen)) || (rc = alloc_state(sw, err, errlen)))
+		return rc;
+	sw->link = sweep_ipv4_link(cfg, sw->probes_estimate) ? TX_LINK_IPV4 : TX_LINK_PACKET;
+	if ((rc = start_rx(sw, err, errlen)))
 		return rc;
 	/* The capture opens on the receiver thread while the senders open their sockets; the
 	 * first probe leaves only once both are ready, so no reply can come too early. */
@@ -519,6 +554,7 @@ int sweep_run(const struct sweep_config *cfg, const struct sweep_sink *sink,
 	}
 	if (sw.n_senders && sw.senders[0].tx) {
 		st->tx_name = tx_name(sw.senders[0].tx);
+		st->tx_link = tx_link_name(sw.senders[0].tx);
 		st->tx_fallback = tx_fallback_reason(sw.senders[0].tx);
 	}
 	if (sw.rx)

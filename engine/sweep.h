@@ -59,6 +59,11 @@ struct sweep_config {
 	uint64_t wait_ns;                 /* the longest wait for replies after the last probe */
 	bool wait_fixed;                  /* wait all of wait_ns unless everything answered */
 	size_t rx_buffer_bytes;           /* capture buffer; 0 = sized for the sweep (io/rx.h) */
+	/* Set by sweep_net_resolve(): the kernel routes every target range out of ifname to the
+	 * same next hop, whose MAC it knows, from src_ip, its own address; a small sweep of IP
+	 * probes then goes through the kernel's IPv4 stack (raw sockets, io/tx.h and io/rx.h)
+	 * rather than packet sockets. false (the default) keeps every probe on packet sockets. */
+	bool kernel_routes;
 };
 
 struct sweep_result {
@@ -123,7 +128,8 @@ struct sweep_stats {
 	uint64_t send_ns;    /* start to the last probe */
 	const char *tx_name;      /* static strings */
 	const char *tx_fallback;
-	const char *rx_name;      /* capture backend: "socket" (small sweeps) or "ring"; NULL in a dry run */
+	const char *rx_name;      /* capture backend: "ipv4" or "socket" (small sweeps), or "ring"; NULL in a dry run */
+	const char *tx_link;      /* "ipv4" (small sweeps of IP probes) or "packet" */
 	unsigned senders;
 	enum sweep_end ended;
 	/* how it ended */

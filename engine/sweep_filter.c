@@ -23,10 +23,10 @@ int sweep_filter_text(const struct probe_ops *const *probes, unsigned n, char *b
 	return 0;
 }
 
-const struct sweep_filter_prog *sweep_filter_find(const char *text)
+const struct sweep_filter_prog *sweep_filter_find(const char *text, bool ip)
 {
 	for (size_t i = 0; i < sweep_filter_count; i++)
-		if (strcmp(sweep_filter_progs[i].text, text) == 0)
+		if (sweep_filter_progs[i].ip == ip && strcmp(sweep_filter_progs[i].text, text) == 0)
 			return &sweep_filter_progs[i];
 	return NULL;
 }

@@ -12,12 +12,15 @@
 #include "probe/probe.h"
 
 #include <linux/filter.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* A filter compiled as rx.c would compile it: pcap_compile(), optimized, for Ethernet frames
- * cut to RX_SNAPLEN bytes. */
+ * cut to RX_SNAPLEN bytes, or (ip) for IPv4 packets cut to RX_SNAPLEN - 14 (DLT_RAW: what a raw
+ * IPv4 socket's filter sees). */
 struct sweep_filter_prog {
 	const char *text;
+	bool ip;
 	unsigned short len;
 	const struct sock_filter *insns;
 };
@@ -26,10 +29,11 @@ struct sweep_filter_prog {
  * or LNMT_E_TOOBIG. */
 int sweep_filter_text(const struct probe_ops *const *probes, unsigned n, char *buf, size_t len);
 
-/* The program compiled at build time for exactly this text, or NULL. */
-const struct sweep_filter_prog *sweep_filter_find(const char *text);
+/* The program compiled at build time for exactly this text (for IPv4 packets when ip), or NULL. */
+const struct sweep_filter_prog *sweep_filter_find(const char *text, bool ip);
 
-/* The table bpfgen wrote (sweep_filters.c): every ordered choice of distinct probes. */
+/* The table bpfgen wrote (sweep_filters.c): every ordered choice of distinct probes, for
+ * Ethernet frames, and those without ARP for IPv4 packets too. */
 extern const struct sweep_filter_prog sweep_filter_progs[];
 extern const size_t sweep_filter_count;
 

@@ -111,6 +111,7 @@ struct sweep {
 	bool rx_opened, rx_released;
 	int rx_open_rc;
 	char rx_err[256];
+	enum tx_link link;           /* how probes go out and replies come in (sweep_ipv4_link) */
 };
 
 static inline uint64_t sweep_load(const uint64_t *v)
@@ -134,6 +135,12 @@ static inline int sweep_stop_level(const struct sweep *sw)
 {
 	return sw->stop ? *sw->stop : 0;
 }
+
+/* sweep.c: whether a sweep of cfg, with probes pairs per pass, goes through the kernel's IPv4
+ * stack (raw IPv4 sockets both ways: nothing the kernel must release after us grace period by
+ * grace period) rather than packet sockets: a small sweep of IP probes only, where the kernel
+ * routes the targets as the sweep would (cfg->kernel_routes). */
+bool sweep_ipv4_link(const struct sweep_config *cfg, uint64_t probes);
 
 /* sweep_tx.c */
 unsigned sweep_sender_count(const struct sweep_config *cfg);

@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Target ranges whose routes same_route_everywhere() checks at most (two lookups each). */
+#define KERNEL_ROUTE_RANGES 16
+
 static bool needs_next_hop(const struct sweep_config *cfg)
 {
 	for (unsigned i = 0; i < cfg->n_probes; i++)
@@ -87,6 +90,12 @@ static int pick_next_hop(const struct sweep_net_opts *o, const struct net_route 
 			 ipv4_format(target_set_addr(cfg->targets, 0), a), cfg->ifname);
 		return LNMT_E_ONLINK;
 	}
+	/* The neighbour table first (as netinfo_next_hop_mac() does): what it knows, the kernel
+	 * would send to as well. */
+	if ((rc = netinfo_neigh(cfg->ifindex, route->gateway, cfg->env.next_hop_mac)) == 0) {
+		cfg->kernel_routes = !o->source_ip || cfg->env.src_ip == route->src_ip;
+		return 0;
+	}
 	rc = netinfo_next_hop_mac(cfg->ifindex, cfg->env.src_mac, cfg->env.src_ip, route->gateway,
 				  cfg->env.next_hop_mac);
 	if (rc == -EPERM) {
@@ -102,6 +111,29 @@ static int pick_next_hop(const struct sweep_net_opts *o, const struct net_route 
 	return 0;
 }
 
+/*
+ * Whether the kernel routes every target range as it routes the first target (same interface,
+ * same gateway), judged by each range's first and last address; only small target sets are
+ * looked at (the IPv4 link is for small sweeps), so a large list of ranges says no.
+ */
+static bool same_route_everywhere(const struct sweep_config *cfg, const struct net_route *first)
+{
+	const struct target_set *t = cfg->targets;
+
+	if (t->n_incl > KERNEL_ROUTE_RANGES)
+		return false;
+	for (size_t i = 0; i < t->n_incl; i++) {
+		uint32_t ends[2] = { t->incl[i].first, t->incl[i].last };
+		for (int e = 0; e < 2; e++) {
+			struct net_route r;
+			if (netinfo_route(ends[e], &r) || !r.has_gateway || r.ifindex != first->ifindex ||
+			    r.gateway != first->gateway)
+				return false;
+		}
+	}
+	return true;
+}
+
 int sweep_net_resolve(const struct sweep_net_opts *o, struct sweep_config *cfg,
 		      char ifname_buf[IF_NAMESIZE], char *err, size_t errlen)
 {
@@ -109,10 +141,15 @@ int sweep_net_resolve(const struct sweep_net_opts *o, struct sweep_config *cfg,
 	bool routed = netinfo_route(target_set_addr(cfg->targets, 0), &route) == 0;
 	int rc;
 
+	cfg->kernel_routes = false;
 	if ((rc = pick_interface(o, &route, routed, cfg, ifname_buf, err, errlen)) ||
 	    (rc = pick_source(o, &route, routed, cfg, err, errlen)))
 		return rc;
-	if (needs_next_hop(cfg))
-		return pick_next_hop(o, &route, routed, cfg, err, errlen);
+	if (!needs_next_hop(cfg))
+		return 0;
+	if ((rc = pick_next_hop(o, &route, routed, cfg, err, errlen)))
+		return rc;
+	if (cfg->kernel_routes && !same_route_everywhere(cfg, &route))
+		cfg->kernel_routes = false;
 	return 0;
 }

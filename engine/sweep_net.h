@@ -19,7 +19,7 @@ struct sweep_net_opts {
 
 /*
  * Sets cfg->ifindex, cfg->ifname (pointing into ifname_buf), cfg->env.src_ip, src_mac and, when
- * a probe needs it, next_hop_mac. Returns 0 or an error with a one-line reason in err, e.g.
+ * a probe needs it, next_hop_mac and cfg->kernel_routes (sweep.h). Returns 0 or an error with a one-line reason in err, e.g.
  * LNMT_E_ONLINK for IP probes to on-link targets without --gateway-mac.
  */
 int sweep_net_resolve(const struct sweep_net_opts *o, struct sweep_config *cfg,

@@ -181,7 +181,9 @@ static void finished_step(struct sweep *sw)
 static int open_tx(struct sender *s)
 {
 	const struct sweep_config *cfg = s->sw->cfg;
-	int rc = tx_open(&s->tx, cfg->tx, cfg->ifindex, s->sw->batch, PROBE_FRAME_MAX);
+	struct tx_config tc = { .kind = cfg->tx, .link = s->sw->link, .ifindex = cfg->ifindex, .ifname = cfg->ifname,
+				.batch_max = s->sw->batch, .frame_max = PROBE_FRAME_MAX };
+	int rc = tx_open_config(&s->tx, &tc);
 
 	if (rc == -EPERM || rc == -EACCES) {
 		snprintf(s->err, sizeof(s->err), "raw sockets need CAP_NET_RAW: run as root, or grant it "

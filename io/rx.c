@@ -11,7 +11,9 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/filter.h>
+#include <linux/sock_diag.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -41,12 +43,14 @@
 
 struct rx {
 	enum rx_kind kind;
-	int fd;                      /* the socket (for the ring, libpcap's) */
+	int fd;                      /* the socket (for the ring, libpcap's; for ipv4, ICMP's or TCP's) */
+	int fd2;                     /* ipv4: TCP's when both are received, else -1 */
 	int wake_fd;                 /* eventfd: rx_wake's latch */
 	struct rx_pcap pc;           /* libpcap, when loaded */
 	pcap_t *pcap;                /* ring */
 	int64_t realtime_to_mono_ns; /* add to a kernel (CLOCK_REALTIME) timestamp */
 	uint64_t dropped;            /* socket: PACKET_STATISTICS resets on every read */
+	bool ip;                     /* ipv4: frames arrive as IPv4 packets, after a made-up header */
 	rx_frame_cb cb;
 	void *ctx;
 	/* socket: recvmmsg's vectors */
@@ -74,7 +78,7 @@ void rx_plan(const struct rx_config *c, struct rx_plan *out)
 	out->kind = kind;
 	if (c->buffer_bytes)
 		out->bytes = c->buffer_bytes;
-	else if (kind == RX_SOCKET)
+	else if (kind == RX_SOCKET || kind == RX_IPV4)
 		out->bytes = clamp(c->frames * SOCKET_BYTES_PER_FRAME, SOCKET_MIN, SOCKET_MAX);
 	else
 		out->bytes = clamp(c->frames * RING_BYTES_PER_FRAME, RING_MIN, RING_MAX);
@@ -170,30 +174,32 @@ static int ring_drain(struct rx *rx)
 
 /* ---- socket: AF_PACKET and recvmmsg ------------------------------------------------------- */
 
-/* The caller's program, or the filter compiled by libpcap for Ethernet frames, as the kernel
- * runs it on this socket (libpcap's programs are classic BPF, the socket filter's format). */
-static int attach_filter(struct rx *rx, const struct rx_config *c, char *err, size_t errlen)
+/* The caller's program, or the filter compiled by libpcap for Ethernet frames (for IPv4
+ * packets when ip), as the kernel runs it on fd (libpcap's programs are classic BPF, the socket
+ * filter's format). */
+static int attach_filter(struct rx *rx, int fd, const struct sock_filter *program, unsigned short len,
+			 const char *filter, bool ip, char *err, size_t errlen)
 {
-	struct sock_fprog fp = { .len = c->program_len, .filter = (struct sock_filter *)c->program };
+	struct sock_fprog fp = { .len = len, .filter = (struct sock_filter *)program };
 	struct bpf_program prog = { 0 };
 	pcap_t *dead = NULL;
 	int rc = 0;
 
-	if (!c->program) {
+	if (!program) {
 		if ((rc = rx_pcap_load(&rx->pc, err, errlen)))
 			return rc;
-		if (!(dead = rx->pc.open_dead(DLT_EN10MB, RX_SNAPLEN))) {
+		if (!(dead = rx->pc.open_dead(ip ? DLT_RAW : DLT_EN10MB, ip ? RX_SNAPLEN - 14 : RX_SNAPLEN))) {
 			snprintf(err, errlen, "pcap_open_dead: out of memory");
 			return -ENOMEM;
 		}
-		if (rx->pc.compile(dead, &prog, c->filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+		if (rx->pc.compile(dead, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) < 0) {
 			snprintf(err, errlen, "pcap_compile: %s", rx->pc.geterr(dead));
 			rx->pc.close(dead);
 			return LNMT_E_PCAP;
 		}
 		fp = (struct sock_fprog){ .len = (unsigned short)prog.bf_len, .filter = (struct sock_filter *)prog.bf_insns };
 	}
-	if (setsockopt(rx->fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) < 0) {
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "SO_ATTACH_FILTER: %s", strerror(errno));
 	}
@@ -245,7 +251,7 @@ static int socket_open(struct rx *rx, const struct rx_config *c, size_t bytes, b
 			 rc == -EPERM ? "needs CAP_NET_RAW" : strerror(-rc));
 		return rc;
 	}
-	if ((rc = attach_filter(rx, c, err, errlen)))
+	if ((rc = attach_filter(rx, rx->fd, c->program, c->program_len, c->filter, false, err, errlen)))
 		return rc;
 	if (set_queue(rx->fd, bytes) < bytes && may_fall_back)
 		return 1;
@@ -275,6 +281,66 @@ static int socket_open(struct rx *rx, const struct rx_config *c, size_t bytes, b
 	return 0;
 }
 
+/* One raw IPv4 socket of protocol proto for ipv4_open(); 0 or an error (-EADDRNOTAVAIL: the
+ * address is not this host's). */
+static int ipv4_socket(struct rx *rx, const struct rx_config *c, int proto, size_t bytes, int *out, char *err,
+		       size_t errlen)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(c->local_ip) };
+	int one = 1, rc;
+	int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, proto);
+
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "capture on %s: %s", c->ifname, rc == -EPERM ? "needs CAP_NET_RAW" : strerror(-rc));
+		return rc;
+	}
+	*out = fd;
+	/* The socket receives from its creation on; until the filter is on, a few packets of
+	 * the host's may queue, which the probes' validation turns away like any stranger. */
+	if ((rc = attach_filter(rx, fd, c->ip_program, c->ip_program_len, c->filter, true, err, errlen)))
+		return rc;
+	set_queue(fd, bytes); /* best effort: what the host refuses here it refuses a packet socket too */
+	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, c->ifname, (socklen_t)strlen(c->ifname) + 1) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "capture on %s: %s", c->ifname, strerror(errno));
+		return rc == -ENODEV ? -ENODEV : rc;
+	}
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "capture on %s: bind: %s", c->ifname, strerror(errno));
+		return rc;
+	}
+	return 0;
+}
+
+static int ipv4_open(struct rx *rx, const struct rx_config *c, size_t bytes, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	if (!c->icmp && !c->tcp) {
+		snprintf(err, errlen, "an ipv4 capture needs ICMP or TCP");
+		return -EINVAL;
+	}
+	rx->ip = true; /* from here on rx_close() closes raw sockets */
+	if (c->icmp)
+		rc = ipv4_socket(rx, c, IPPROTO_ICMP, bytes, &rx->fd, err, errlen);
+	if (!rc && c->tcp)
+		rc = ipv4_socket(rx, c, IPPROTO_TCP, bytes, c->icmp ? &rx->fd2 : &rx->fd, err, errlen);
+	if (rc)
+		return rc;
+	for (unsigned i = 0; i < SOCKET_BATCH; i++) {
+		/* The made-up Ethernet header, written once: the packet lands after it. */
+		memset(rx->frames[i], 0, 12);
+		rx->frames[i][12] = 0x08;
+		rx->frames[i][13] = 0x00;
+		rx->iov[i] = (struct iovec){ rx->frames[i] + 14, RX_SNAPLEN - 14 };
+		rx->msgs[i].msg_hdr = (struct msghdr){ .msg_iov = &rx->iov[i], .msg_iovlen = 1 };
+	}
+	return 0;
+}
+
 static uint64_t frame_time(struct rx *rx, struct msghdr *mh)
 {
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
@@ -290,19 +356,19 @@ static uint64_t frame_time(struct rx *rx, struct msghdr *mh)
 	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
 }
 
-static int socket_drain(struct rx *rx)
+static int socket_drain(struct rx *rx, int fd)
 {
 	int total = 0;
 
 	for (;;) {
 		for (unsigned i = 0; i < SOCKET_BATCH; i++) {
 			struct msghdr *mh = &rx->msgs[i].msg_hdr;
-			mh->msg_namelen = sizeof(rx->from[i]);
+			mh->msg_namelen = rx->ip ? 0 : sizeof(rx->from[i]);
 			mh->msg_control = rx->ctl[i].buf;
 			mh->msg_controllen = sizeof(rx->ctl[i].buf);
 			mh->msg_flags = 0;
 		}
-		int n = recvmmsg(rx->fd, rx->msgs, SOCKET_BATCH, MSG_DONTWAIT, NULL);
+		int n = recvmmsg(fd, rx->msgs, SOCKET_BATCH, MSG_DONTWAIT, NULL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -311,11 +377,13 @@ static int socket_drain(struct rx *rx)
 		for (int i = 0; i < n; i++) {
 			struct msghdr *mh = &rx->msgs[i].msg_hdr;
 			/* Inbound only, as PCAP_D_IN: our own probes, where PACKET_IGNORE_OUTGOING is
-			 * missing, are never replies. A frame longer than the buffer arrives cut to
-			 * RX_SNAPLEN bytes, as libpcap's snaplen cuts it. */
-			if (mh->msg_namelen >= sizeof(struct sockaddr_ll) && rx->from[i].sll_pkttype == PACKET_OUTGOING)
+			 * missing, are never replies (a raw IPv4 socket sees only what the host
+			 * received). A frame longer than the buffer arrives cut to RX_SNAPLEN bytes, as
+			 * libpcap's snaplen cuts it. */
+			if (!rx->ip && mh->msg_namelen >= sizeof(struct sockaddr_ll) &&
+			    rx->from[i].sll_pkttype == PACKET_OUTGOING)
 				continue;
-			rx->cb(rx->ctx, rx->frames[i], rx->msgs[i].msg_len, frame_time(rx, mh));
+			rx->cb(rx->ctx, rx->frames[i], rx->msgs[i].msg_len + (rx->ip ? 14 : 0), frame_time(rx, mh));
 			total++;
 		}
 		if (n < SOCKET_BATCH)
@@ -333,7 +401,7 @@ int rx_open(struct rx **out, const struct rx_config *c, char *err, size_t errlen
 
 	if (!rx)
 		return -ENOMEM;
-	rx->fd = -1;
+	rx->fd = rx->fd2 = -1;
 	rx->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (rx->wake_fd < 0) {
 		rc = -errno;
@@ -342,7 +410,23 @@ int rx_open(struct rx **out, const struct rx_config *c, char *err, size_t errlen
 	}
 	rx_plan(c, &plan);
 	rx->kind = plan.kind;
-	if (plan.kind == RX_SOCKET) {
+	if (plan.kind == RX_IPV4) {
+		rc = ipv4_open(rx, c, plan.bytes, err, errlen);
+		if (rc == -EADDRNOTAVAIL) {
+			/* Replies to an address that is not the host's never reach a raw socket; on
+			 * the wire a packet socket sees them all the same. */
+			if (rx->fd >= 0)
+				close(rx->fd);
+			if (rx->fd2 >= 0)
+				close(rx->fd2);
+			rx->fd = rx->fd2 = -1;
+			rx->ip = false;
+			rx->kind = plan.kind = RX_SOCKET;
+		} else if (rc) {
+			goto fail;
+		}
+	}
+	if (rx->kind == RX_SOCKET) {
 		rc = socket_open(rx, c, plan.bytes, c->kind == RX_AUTO, err, errlen);
 		if (rc == 1) {
 			/* The kernel's limit is below what a burst of every reply needs: a ring. */
@@ -368,13 +452,20 @@ fail:
 
 int rx_dispatch(struct rx *rx, rx_frame_cb cb, void *ctx, int timeout_ms)
 {
-	struct pollfd pfd[2] = { { .fd = rx->fd, .events = POLLIN }, { .fd = rx->wake_fd, .events = POLLIN } };
+	struct pollfd pfd[3] = {
+		{ .fd = rx->wake_fd, .events = POLLIN }, { .fd = rx->fd, .events = POLLIN }, { .fd = rx->fd2, .events = POLLIN },
+	};
+	int n, m;
 
 	rx->cb = cb;
 	rx->ctx = ctx;
-	if (timeout_ms > 0 && poll(pfd, 2, timeout_ms) < 0 && errno != EINTR)
+	if (timeout_ms > 0 && poll(pfd, rx->fd2 >= 0 ? 3 : 2, timeout_ms) < 0 && errno != EINTR)
 		return -errno;
-	return rx->kind == RX_RING ? ring_drain(rx) : socket_drain(rx);
+	if (rx->kind == RX_RING)
+		return ring_drain(rx);
+	if ((n = socket_drain(rx, rx->fd)) < 0 || rx->fd2 < 0)
+		return n;
+	return (m = socket_drain(rx, rx->fd2)) < 0 ? m : n + m;
 }
 
 void rx_wake(struct rx *rx)
@@ -393,6 +484,19 @@ uint64_t rx_dropped(struct rx *rx)
 		struct pcap_stat st;
 		return rx->pc.stats(rx->pcap, &st) < 0 ? 0 : st.ps_drop;
 	}
+	if (rx->ip) {
+		/* A raw socket's count of packets its full queue turned away, since it opened. */
+		uint64_t drops = 0;
+		for (int i = 0; i < 2; i++) {
+			uint32_t mi[SK_MEMINFO_VARS];
+			socklen_t len = sizeof(mi);
+			int fd = i ? rx->fd2 : rx->fd;
+			if (fd >= 0 && getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mi, &len) == 0 &&
+			    len > SK_MEMINFO_DROPS * sizeof(mi[0]))
+				drops += mi[SK_MEMINFO_DROPS];
+		}
+		return drops;
+	}
 	struct tpacket_stats st;
 	socklen_t len = sizeof(st);
 	if (getsockopt(rx->fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)
@@ -402,7 +506,7 @@ uint64_t rx_dropped(struct rx *rx)
 
 const char *rx_name(const struct rx *rx)
 {
-	return rx->kind == RX_RING ? "ring" : "socket";
+	return rx->kind == RX_RING ? "ring" : rx->kind == RX_IPV4 ? "ipv4" : "socket";
 }
 
 /*
@@ -424,6 +528,14 @@ void rx_close(struct rx *rx)
 {
 	if (!rx)
 		return;
+	if (rx->ip) {
+		/* Raw IPv4 sockets leave the receive path at close, waiting for nothing. */
+		if (rx->fd >= 0)
+			close(rx->fd);
+		if (rx->fd2 >= 0)
+			close(rx->fd2);
+		rx->fd = rx->fd2 = -1;
+	}
 	stop_capturing(rx->fd);
 	if (rx->pcap) {
 		/* libpcap closes its descriptor itself, and that close would wait: it gets a

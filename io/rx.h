@@ -12,6 +12,14 @@
  *  - "ring": libpcap on a TPACKET_V3 ring sized for the sweep, frames handed over in blocks
  *    retired within 1 ms (few wake-ups, and a sweep still ends right after its last reply).
  *    Large sweeps.
+ *  - "ipv4": raw IPv4 sockets (one per protocol: ICMP, TCP) bound to the interface and to the
+ *    address replies come to, for small sweeps whose probes went out through the kernel's IPv4
+ *    stack (tx.h's TX_LINK_IPV4): no packet socket at all, so nothing the kernel must release
+ *    grace period by grace period after us. Each socket sees every packet of its protocol
+ *    that the host accepts; the filter keeps the replies. The frames handed to the callback
+ *    start with a made-up Ethernet header (zero MACs, type IPv4), so probes parse them as any
+ *    other. Bind fails where the address is not local (a --source-ip the host does not own):
+ *    then it becomes a packet socket, which sees every frame on the wire.
  *
  * Both close their socket through sockclose_deferred(), so closing never waits for the kernel.
  * libpcap is loaded (rx_pcap.h) only for a ring, or for a filter the caller did not compile.
@@ -22,6 +30,7 @@
 #define LNMT_RX_H
 
 #include <linux/filter.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,7 +42,7 @@ struct rx;
 
 typedef void (*rx_frame_cb)(void *ctx, const uint8_t *frame, size_t len, uint64_t ts_ns);
 
-enum rx_kind { RX_AUTO, RX_SOCKET, RX_RING };
+enum rx_kind { RX_AUTO, RX_SOCKET, RX_RING, RX_IPV4 };
 
 /* Replies up to which RX_AUTO picks the socket: a /20 of one probe. */
 #define RX_SOCKET_MAX_FRAMES 4096u
@@ -45,6 +54,12 @@ struct rx_config {
 	 * RX_SNAPLEN), for the socket, which then needs no libpcap; NULL: compile `filter`. */
 	const struct sock_filter *program;
 	unsigned short program_len;
+	/* RX_IPV4: the address the replies come to (host order), the protocols to receive, and
+	 * the filter compiled for IPv4 packets (DLT_RAW, RX_SNAPLEN - 14; NULL: compile it). */
+	uint32_t local_ip;
+	bool icmp, tcp;
+	const struct sock_filter *ip_program;
+	unsigned short ip_program_len;
 	uint16_t ethertype;   /* socket: only frames of this EtherType reach the filter; 0 = all */
 	uint64_t frames;      /* the most replies the sweep can get (probes of a pass) */
 	size_t buffer_bytes;  /* kernel buffer (ring, or the socket's queue); 0 = sized for frames */
@@ -58,9 +73,9 @@ struct rx_plan {
 
 /*
  * What rx_open() sets up for c, before it asks the kernel: RX_AUTO becomes RX_SOCKET up to
- * RX_SOCKET_MAX_FRAMES frames, else RX_RING; bytes is buffer_bytes, or sized for frames (a
- * socket accounts ~1-2 KiB per small frame, a ring ~160 bytes) within each backend's bounds
- * (socket 256 KiB-8 MiB, ring 4-64 MiB).
+ * RX_SOCKET_MAX_FRAMES frames, else RX_RING (RX_IPV4 is the caller's to ask for); bytes is
+ * buffer_bytes, or sized for frames (a socket accounts ~1-2 KiB per small frame, a ring ~160
+ * bytes) within each backend's bounds (sockets 256 KiB-8 MiB each, ring 4-64 MiB).
  * No system calls.
  */
 void rx_plan(const struct rx_config *c, struct rx_plan *out);
@@ -84,7 +99,7 @@ void rx_wake(struct rx *rx);
 /* Frames the kernel dropped because the ring or the socket's queue was full. */
 uint64_t rx_dropped(struct rx *rx);
 
-/* "socket" or "ring": the backend rx_open() settled on (static string). */
+/* "socket", "ring" or "ipv4": the backend rx_open() settled on (static string). */
 const char *rx_name(const struct rx *rx);
 
 void rx_close(struct rx *rx);

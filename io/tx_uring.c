@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tx_uring.c: the io_uring backend. One IORING_OP_SEND per frame on a registered AF_PACKET
- * socket, the whole batch submitted with one io_uring_enter that also waits for its completions
- * (AF_PACKET sends complete inline, so the wait costs nothing and every buffer is free again
- * when tx_send returns). SINGLE_ISSUER and DEFER_TASKRUN are asked for because only the sweep's
+ * socket (IORING_OP_SENDMSG, with the destination, on a raw IPv4 one), the whole batch
+ * submitted with one io_uring_enter that also waits for its completions (both sockets' sends
+ * complete inline, so the wait costs nothing and every buffer is free again when tx_send
+ * returns). SINGLE_ISSUER and DEFER_TASKRUN are asked for because only the sweep's
  * sender thread touches the ring; older kernels get a plain ring.
  */
 #include "tx_int.h"
@@ -20,12 +21,19 @@ static int uring_send(struct tx *tx, const uint16_t *lens, unsigned n, unsigned 
 	unsigned *idx = tx->retry;
 	int hard = 0;
 
-	for (unsigned i = 0; i < n; i++)
+	for (unsigned i = 0; i < n; i++) {
 		idx[i] = i;
+		if (tx->link == TX_LINK_IPV4)
+			tx_fill_msg(tx, i, lens[i]);
+	}
 	while (todo) {
 		for (unsigned k = 0; k < todo; k++) {
 			struct io_uring_sqe *sqe = io_uring_get_sqe(&tx->ring);
-			io_uring_prep_send(sqe, 0, tx_frame(tx, idx[k]), lens[idx[k]], 0);
+			/* A raw IPv4 socket needs each packet's destination: a sendmsg. */
+			if (tx->link == TX_LINK_IPV4)
+				io_uring_prep_sendmsg(sqe, 0, &tx->msgs[idx[k]].msg_hdr, 0);
+			else
+				io_uring_prep_send(sqe, 0, tx_frame(tx, idx[k]), lens[idx[k]], 0);
 			sqe->flags |= IOSQE_FIXED_FILE;
 			sqe->user_data = idx[k];
 		}
@@ -45,7 +53,7 @@ static int uring_send(struct tx *tx, const uint16_t *lens, unsigned n, unsigned 
 			unsigned i = (unsigned)cqe->user_data;
 			io_uring_cqe_seen(&tx->ring, cqe);
 			seen++;
-			if (res >= 0)
+			if (res >= 0 || tx_frame_lost(tx, res))
 				ok++;
 			else if (res == -ENOBUFS || res == -EAGAIN || res == -EINTR)
 				idx[again++] = i; /* idx[0..again) are already consumed above */

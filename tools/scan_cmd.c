@@ -391,11 +391,11 @@ static void print_verbose(const struct scan_opts *o, const struct sweep_stats *s
 	char src[16];
 	struct rusage ru;
 
-	cli_error("interface %s, source %s, %u sender thread%s, tx %s%s%s%s, capture %s", o->cfg.ifname,
+	cli_error("interface %s, source %s, %u sender thread%s, tx %s%s%s%s over %s, capture %s", o->cfg.ifname,
 		  ipv4_format(o->cfg.env.src_ip, src), st->senders, st->senders == 1 ? "" : "s",
 		  st->tx_name ? st->tx_name : "-", st->tx_fallback ? " (fallback: " : "",
 		  st->tx_fallback ? st->tx_fallback : "", st->tx_fallback ? ")" : "",
-		  st->rx_name ? st->rx_name : "-");
+		  st->tx_link ? st->tx_link : "-", st->rx_name ? st->rx_name : "-");
 	getrusage(RUSAGE_SELF, &ru);
 	cli_error("peak memory (max RSS) %.1f MiB", ru.ru_maxrss / 1024.0);
 }

@@ -22,7 +22,12 @@ static unsigned check_choices(const struct probe_ops **chosen, unsigned depth, u
 			continue;
 		chosen[depth] = all[i];
 		cr_assert_eq(sweep_filter_text(chosen, depth + 1, text, sizeof(text)), 0);
-		cr_expect_not_null(sweep_filter_find(text), "no program for '%s'", text);
+		cr_expect_not_null(sweep_filter_find(text, false), "no program for '%s'", text);
+		bool arp = false;
+		for (unsigned k = 0; k <= depth; k++)
+			arp |= chosen[k] == &probe_arp;
+		if (!arp)
+			cr_expect_not_null(sweep_filter_find(text, true), "no IPv4 program for '%s'", text);
 		n += 1 + check_choices(chosen, depth + 1, used | 1u << i);
 	}
 	return n;
@@ -33,17 +38,20 @@ Test(sweep_filter, every_probe_combination_is_precompiled)
 	const struct probe_ops *chosen[3];
 
 	cr_expect_eq(check_choices(chosen, 0, 0), 15, "3 + 6 + 6 ordered choices");
-	cr_expect_eq(sweep_filter_count, 15);
-	cr_expect_null(sweep_filter_find("udp"));
+	/* And for IPv4 packets the 2 + 2 choices of ICMP and SYN (ARP is no IPv4 packet). */
+	cr_expect_eq(sweep_filter_count, 15 + 4);
+	cr_expect_null(sweep_filter_find("udp", false));
+	cr_expect_null(sweep_filter_find("(arp[6:2] == 2)", true));
 }
 
 Test(sweep_filter, the_table_matches_libpcap)
 {
-	pcap_t *dead = pcap_open_dead(DLT_EN10MB, RX_SNAPLEN);
+	pcap_t *eth = pcap_open_dead(DLT_EN10MB, RX_SNAPLEN), *raw = pcap_open_dead(DLT_RAW, RX_SNAPLEN - 14);
 
-	cr_assert_not_null(dead);
+	cr_assert(eth && raw);
 	for (size_t i = 0; i < sweep_filter_count; i++) {
 		const struct sweep_filter_prog *t = &sweep_filter_progs[i];
+		pcap_t *dead = t->ip ? raw : eth;
 		struct bpf_program prog;
 		cr_assert_eq(pcap_compile(dead, &prog, t->text, 1, PCAP_NETMASK_UNKNOWN), 0, "'%s': %s", t->text,
 			     pcap_geterr(dead));
@@ -53,7 +61,8 @@ Test(sweep_filter, the_table_matches_libpcap)
 			  "'%s': the table's program differs from libpcap's", t->text);
 		pcap_freecode(&prog);
 	}
-	pcap_close(dead);
+	pcap_close(eth);
+	pcap_close(raw);
 }
 
 Test(sweep_filter, text_is_the_probes_or_ed)

@@ -169,6 +169,87 @@ Test(rx, ring_captures_on_loopback)
 	capture_one(RX_RING, "ring");
 }
 
+/* ---- ipv4: an echo reply from 127.0.0.1, as a frame with a made-up Ethernet header ---- */
+
+struct echo_seen {
+	uint16_t id;
+	unsigned n, others;
+	uint8_t frame[128];
+	size_t len;
+};
+
+static void on_echo(void *ctx, const uint8_t *f, size_t len, uint64_t ts)
+{
+	struct echo_seen *s = ctx;
+
+	(void)ts;
+	/* Ours: an echo reply (14 + 20 + 8 bytes at least) with our identifier; other tests may
+	 * ping loopback too. */
+	if (len >= 42 && f[14 + 9] == 1 && f[34] == 0 && (f[38] << 8 | f[39]) == s->id) {
+		if (!s->n++) {
+			s->len = len;
+			memcpy(s->frame, f, len < sizeof(s->frame) ? len : sizeof(s->frame));
+		}
+	} else {
+		s->others++;
+	}
+}
+
+Test(rx, ipv4_captures_an_echo_reply_on_loopback)
+{
+	char err[256] = "";
+	struct rx *rx = NULL;
+	struct rx_config c = { .ifname = "lo", .filter = "icmp[icmptype] == icmp-echoreply", .frames = 16,
+			       .kind = RX_IPV4, .local_ip = INADDR_LOOPBACK, .icmp = true };
+	int rc = rx_open(&rx, &c, err, sizeof(err));
+
+	if (rc == -EPERM)
+		cr_skip_test("raw sockets need CAP_NET_RAW: %s", err);
+	cr_assert_eq(rc, 0, "rx_open: %s (%s)", lnmt_strerror(rc), err);
+	cr_expect_str_eq(rx_name(rx), "ipv4");
+
+	struct echo_seen s = { .id = (uint16_t)(getpid() ^ 0x4c4e) };
+	uint8_t req[16] = { 8, 0, 0, 0, (uint8_t)(s.id >> 8), (uint8_t)s.id, 0, 1, 'l', 'n', 'm', 't' };
+	uint32_t sum = 0;
+	for (size_t i = 0; i < sizeof(req); i += 2)
+		sum += (uint32_t)(req[i] << 8 | req[i + 1]);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = ~(sum + (sum >> 16)) & 0xffff;
+	req[2] = (uint8_t)(sum >> 8);
+	req[3] = (uint8_t)sum;
+	int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+	cr_assert_geq(fd, 0);
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	cr_assert_eq(sendto(fd, req, sizeof(req), 0, (struct sockaddr *)&to, sizeof(to)), (ssize_t)sizeof(req));
+	close(fd);
+	for (int i = 0; i < 100 && !s.n; i++)
+		cr_assert_geq(rx_dispatch(rx, on_echo, &s, 100), 0);
+	rx_dispatch(rx, on_echo, &s, 50);
+	cr_assert_eq(s.n, 1, "expected our echo reply once, got %u (and %u other frames)", s.n, s.others);
+	static const uint8_t eth[14] = { [12] = 0x08, [13] = 0x00 };
+	cr_expect_eq(memcmp(s.frame, eth, 14), 0, "the made-up Ethernet header: zero MACs, type IPv4");
+	cr_expect_eq(s.len, 14 + 20 + sizeof(req), "frame of %zu bytes", s.len);
+	cr_expect_eq(s.frame[14] >> 4, 4, "an IPv4 header follows");
+	cr_expect_eq(rx_dropped(rx), 0);
+	rx_close(rx);
+}
+
+Test(rx, ipv4_on_a_foreign_address_becomes_a_packet_socket)
+{
+	char err[256] = "";
+	struct rx *rx = NULL;
+	/* 198.18.0.77 is nobody's in the root namespace: a raw socket cannot bind it. */
+	struct rx_config c = { .ifname = "lo", .filter = "icmp[icmptype] == icmp-echoreply", .frames = 16,
+			       .kind = RX_IPV4, .local_ip = 0xc612004du, .icmp = true };
+	int rc = rx_open(&rx, &c, err, sizeof(err));
+
+	if (rc == -EPERM)
+		cr_skip_test("raw sockets need CAP_NET_RAW: %s", err);
+	cr_assert_eq(rc, 0, "rx_open: %s (%s)", lnmt_strerror(rc), err);
+	cr_expect_str_eq(rx_name(rx), "socket");
+	rx_close(rx);
+}
+
 Test(rx, wake_ends_a_wait_for_frames, .timeout = 30)
 {
 	struct seen s = { 0 };

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_lab_capture.c: small sweeps (a packet socket) and large ones (a ring), through either
- * sender, find every host of the full lab and lose no reply in the capture.
+ * test_lab_capture.c: small sweeps (raw IPv4 sockets, or a packet socket for ARP or a chosen next
+ * hop) and large ones (a ring), through either sender, find every host of the full lab and lose
+ * no reply in the capture.
  */
 #include <criterion/criterion.h>
 
@@ -102,10 +103,11 @@ static size_t missing(const struct addrs *got, const struct addrs *truth, char *
 }
 
 /*
- * lnmt scan -P probe [extra] cidr -v -f jsonl --no-store --tx tx: every alive address found,
- * nothing else, the capture named `backend`, and 0 frames dropped by it.
+ * lnmt scan -P probe [-p ports] [--gateway-mac mac] cidr -v -f jsonl --no-store --tx tx: every
+ * alive address found, nothing else, the capture named `backend`, and 0 frames dropped by it.
  */
-static void sweep(const char *probe, const char *extra, const char *cidr, const char *tx, const char *backend)
+static void sweep_via(const char *probe, const char *extra, const char *gw_mac, const char *cidr, const char *tx,
+		      const char *backend)
 {
 	char *truth_argv[] = { (char *)need_env("LNMT_LAB_SCRIPT"), "truth", (char *)cidr, NULL };
 	struct lab_run t = lab_capture(truth_argv, 0);
@@ -122,6 +124,10 @@ static void sweep(const char *probe, const char *extra, const char *cidr, const 
 	if (extra) {
 		argv[n++] = "-p";
 		argv[n++] = (char *)extra;
+	}
+	if (gw_mac) {
+		argv[n++] = "--gateway-mac";
+		argv[n++] = (char *)gw_mac;
 	}
 	const char *tail[] = { "--tx", tx, "--no-store", "-v", "-f", "jsonl", cidr };
 	for (size_t i = 0; i < sizeof(tail) / sizeof(tail[0]); i++)
@@ -149,6 +155,23 @@ static void sweep(const char *probe, const char *extra, const char *cidr, const 
 	lab_run_free(&r);
 }
 
+static void sweep(const char *probe, const char *extra, const char *cidr, const char *tx, const char *backend)
+{
+	sweep_via(probe, extra, NULL, cidr, tx, backend);
+}
+
+/* The lab gateway's MAC, from the scanner namespace's neighbour table (a sweep put it there). */
+static void gateway_mac(char mac[18])
+{
+	char *argv[] = { "ip", "-n", (char *)scan_ns(), "neigh", "show", "198.18.0.2", NULL };
+	struct lab_run r = lab_capture(argv, 0);
+	const char *p = r.status == 0 ? strstr(r.out, "lladdr ") : NULL;
+
+	cr_assert_not_null(p, "no neighbour entry for the lab gateway: %s%s", r.out, r.err);
+	snprintf(mac, 18, "%.17s", p + 7);
+	lab_run_free(&r);
+}
+
 TestSuite(lab_capture, .timeout = 120);
 
 Test(lab_capture, icmp_small_and_large)
@@ -156,8 +179,8 @@ Test(lab_capture, icmp_small_and_large)
 	need_lab();
 	for (int u = 0; u < 2; u++) {
 		const char *tx = u ? "mmsg" : "uring";
-		sweep("icmp", NULL, "198.19.7.0/24", tx, "socket");
-		sweep("icmp", NULL, "198.19.16.0/20", tx, "socket"); /* the largest socket: 4096 replies */
+		sweep("icmp", NULL, "198.19.7.0/24", tx, "ipv4");
+		sweep("icmp", NULL, "198.19.16.0/20", tx, "ipv4"); /* the largest small sweep: 4096 replies */
 		sweep("icmp", NULL, "198.19.32.0/19", tx, "ring");
 		sweep("icmp", NULL, "198.19.0.0/16", tx, "ring");
 	}
@@ -178,8 +201,22 @@ Test(lab_capture, syn_small_and_large)
 	need_lab();
 	for (int u = 0; u < 2; u++) {
 		const char *tx = u ? "mmsg" : "uring";
-		sweep("syn", "22,80,81", "198.19.7.0/24", tx, "socket"); /* 768 replies */
+		sweep("syn", "22,80,81", "198.19.7.0/24", tx, "ipv4"); /* 768 replies */
 		sweep("syn", "80", "198.19.0.0/16", tx, "ring");
+	}
+}
+
+Test(lab_capture, ip_probes_on_packet_sockets)
+{
+	char mac[18];
+
+	need_lab();
+	sweep("icmp", NULL, "198.19.7.0/24", "uring", "ipv4"); /* and the gateway is in the table */
+	gateway_mac(mac);
+	/* A next hop of the user's choosing keeps IP probes on packet sockets. */
+	for (int u = 0; u < 2; u++) {
+		sweep_via("icmp", NULL, mac, "198.19.7.0/24", u ? "mmsg" : "uring", "socket");
+		sweep_via("syn", "22,80,81", mac, "198.19.7.0/24", u ? "mmsg" : "uring", "socket");
 	}
 }
 
