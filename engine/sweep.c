@@ -206,6 +206,9 @@ static int start_rx(struct sweep *sw, char *err, size_t errlen)
 		if ((rc = open_rx(sw, err, errlen)))
 			return rc;
 		sw->rx_opened = true;
+		/* The senders send through the capture's packet socket, if it has one: one packet
+		 * socket per small sweep for the kernel to release, not one per sender too. */
+		sw->send_fd = rx_send_fd(sw->rx);
 	}
 	if ((rc = -pthread_create(&sw->rx_thread, NULL, rx_thread_main, sw))) {
 		snprintf(err, errlen, "cannot start the receiver thread: %s", lnmt_strerror(rc));
@@ -494,6 +497,7 @@ static void sweep_init(struct sweep *sw)
 	pthread_cond_init(&sw->changed, &ca);
 	pthread_cond_init(&sw->wake, &ca);
 	pthread_condattr_destroy(&ca);
+	sw->send_fd = -1;
 	sw->batch = sw->cfg->batch ? sw->cfg->batch : DEFAULT_BATCH;
 	if (sw->batch > SWEEP_MAX_BATCH)
 		sw->batch = SWEEP_MAX_BATCH;

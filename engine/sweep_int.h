@@ -112,6 +112,7 @@ struct sweep {
 	int rx_open_rc;
 	char rx_err[256];
 	enum tx_link link;           /* how probes go out and replies come in (sweep_ipv4_link) */
+	int send_fd;                 /* the capture's packet socket the senders share, or -1 */
 };
 
 static inline uint64_t sweep_load(const uint64_t *v)

@@ -182,7 +182,7 @@ static int open_tx(struct sender *s)
 {
 	const struct sweep_config *cfg = s->sw->cfg;
 	struct tx_config tc = { .kind = cfg->tx, .link = s->sw->link, .ifindex = cfg->ifindex, .ifname = cfg->ifname,
-				.batch_max = s->sw->batch, .frame_max = PROBE_FRAME_MAX };
+				.batch_max = s->sw->batch, .frame_max = PROBE_FRAME_MAX, .fd = s->sw->send_fd };
 	int rc = tx_open_config(&s->tx, &tc);
 
 	if (rc == -EPERM || rc == -EACCES) {

@@ -51,6 +51,7 @@ struct rx {
 	int64_t realtime_to_mono_ns; /* add to a kernel (CLOCK_REALTIME) timestamp */
 	uint64_t dropped;            /* socket: PACKET_STATISTICS resets on every read */
 	bool ip;                     /* ipv4: frames arrive as IPv4 packets, after a made-up header */
+	uint16_t ethertype;          /* socket: what it is bound to (0: all) */
 	rx_frame_cb cb;
 	void *ctx;
 	/* socket: recvmmsg's vectors */
@@ -272,6 +273,7 @@ static int socket_open(struct rx *rx, const struct rx_config *c, size_t bytes, b
 		snprintf(err, errlen, "capture on %s: bind: %s", c->ifname, strerror(errno));
 		return rc;
 	}
+	rx->ethertype = c->ethertype;
 	for (unsigned i = 0; i < SOCKET_BATCH; i++) {
 		rx->iov[i] = (struct iovec){ rx->frames[i], RX_SNAPLEN };
 		rx->msgs[i].msg_hdr = (struct msghdr){
@@ -504,6 +506,11 @@ uint64_t rx_dropped(struct rx *rx)
 	return rx->dropped;
 }
 
+int rx_send_fd(const struct rx *rx)
+{
+	return rx->kind == RX_SOCKET && rx->ethertype ? rx->fd : -1;
+}
+
 const char *rx_name(const struct rx *rx)
 {
 	return rx->kind == RX_RING ? "ring" : rx->kind == RX_IPV4 ? "ipv4" : "socket";
@@ -544,7 +551,11 @@ void rx_close(struct rx *rx)
 		rx->pc.close(rx->pcap);
 		rx->fd = fd;
 	}
-	if (rx->fd >= 0)
+	/* A small sweep's socket goes to a process of its own: sweeps one after another each
+	 * close one, faster than the kernel's single worker releases what io_uring hands it. */
+	if (rx->fd >= 0 && rx->kind == RX_SOCKET)
+		sockclose_deferred_child(&rx->fd, 1);
+	else if (rx->fd >= 0)
 		sockclose_deferred(&rx->fd, 1);
 	if (rx->wake_fd >= 0)
 		close(rx->wake_fd);

@@ -21,7 +21,8 @@
  *    other. Bind fails where the address is not local (a --source-ip the host does not own):
  *    then it becomes a packet socket, which sees every frame on the wire.
  *
- * Both close their socket through sockclose_deferred(), so closing never waits for the kernel.
+ * No close waits for the kernel: raw IPv4 sockets leave at once, packet sockets go through
+ * sockclose.h (a small sweep's to a process of its own, so that many release side by side).
  * libpcap is loaded (rx_pcap.h) only for a ring, or for a filter the caller did not compile.
  * Timestamps are the kernel's arrival times converted to CLOCK_MONOTONIC ns, so RTTs do not
  * include time spent waiting in a queue. One thread uses an rx at a time, except rx_wake().
@@ -98,6 +99,10 @@ void rx_wake(struct rx *rx);
 
 /* Frames the kernel dropped because the ring or the socket's queue was full. */
 uint64_t rx_dropped(struct rx *rx);
+
+/* The packet socket of a "socket" capture bound to one EtherType, which senders may send those
+ * frames through (tx.h's tx_config.fd) until rx_close(); else -1. */
+int rx_send_fd(const struct rx *rx);
 
 /* "socket", "ring" or "ipv4": the backend rx_open() settled on (static string). */
 const char *rx_name(const struct rx *rx);

@@ -145,7 +145,8 @@ static int open_backend(struct tx *tx, enum tx_kind kind, const struct tx_config
 
 int tx_open(struct tx **out, enum tx_kind kind, int ifindex, unsigned batch_max, size_t frame_max)
 {
-	struct tx_config c = { .kind = kind, .ifindex = ifindex, .batch_max = batch_max, .frame_max = frame_max };
+	struct tx_config c = { .kind = kind, .ifindex = ifindex, .batch_max = batch_max, .frame_max = frame_max,
+			       .fd = -1 };
 
 	return tx_open_config(out, &c);
 }
@@ -159,6 +160,10 @@ int tx_open_config(struct tx **out, const struct tx_config *c)
 		return -ENOMEM;
 	tx->fd = -1;
 	tx->link = c->kind == TX_NULL ? TX_LINK_PACKET : c->link;
+	if (c->kind != TX_NULL && tx->link == TX_LINK_PACKET && c->fd >= 0) {
+		tx->fd = c->fd;
+		tx->borrowed = true;
+	}
 	tx->skip = tx->link == TX_LINK_IPV4 ? 14 : 0; /* the Ethernet header */
 	tx->batch_max = c->batch_max ? c->batch_max : 1;
 	tx->frame_max = (c->frame_max + 63) & ~(size_t)63; /* cache-line aligned frames */
@@ -228,7 +233,9 @@ void tx_close(struct tx *tx)
 		tx->fd = -1;
 	}
 	tx_uring_close(tx);
-	if (tx->fd >= 0 && tx->link == TX_LINK_IPV4)
+	if (tx->borrowed)
+		; /* the caller's to close */
+	else if (tx->fd >= 0 && tx->link == TX_LINK_IPV4)
 		close(tx->fd); /* a raw IPv4 socket's release waits for nothing */
 	else if (tx->fd >= 0)
 		sockclose_deferred(&tx->fd, 1);

@@ -31,6 +31,11 @@ struct tx_config {
 	enum tx_link link;
 	int ifindex;          /* both links */
 	const char *ifname;   /* TX_LINK_IPV4: the device the raw socket is bound to */
+	/* TX_LINK_PACKET: send through this packet socket, bound to the interface and to the
+	 * EtherType of the frames, instead of one of our own (a small sweep's capture socket: one
+	 * packet socket for the kernel to release instead of one per sender); -1: our own. The
+	 * caller keeps it open until tx_close() and closes it. */
+	int fd;
 	unsigned batch_max;
 	size_t frame_max;
 };
@@ -45,7 +50,8 @@ int tx_kind_parse(const char *s);
  */
 int tx_open(struct tx **out, enum tx_kind kind, int ifindex, unsigned batch_max, size_t frame_max);
 
-/* The same with a link: TX_LINK_PACKET is tx_open(). */
+/* The same with a link and, maybe, a socket of the caller's: tx_open() is TX_LINK_PACKET with
+ * fd -1. */
 int tx_open_config(struct tx **out, const struct tx_config *c);
 
 /* Buffer i (< batch_max) of the next batch: frame_max bytes, owned by tx, valid until tx_close. */

@@ -19,6 +19,7 @@ struct tx {
 	const char *fallback;
 	int (*send)(struct tx *tx, const uint16_t *lens, unsigned n, unsigned *sent);
 	int fd;
+	bool borrowed;        /* fd is the caller's: never registered in a ring, never closed here */
 	unsigned batch_max;
 	size_t frame_max;
 	uint8_t *bufs;

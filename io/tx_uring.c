@@ -30,11 +30,15 @@ static int uring_send(struct tx *tx, const uint16_t *lens, unsigned n, unsigned 
 		for (unsigned k = 0; k < todo; k++) {
 			struct io_uring_sqe *sqe = io_uring_get_sqe(&tx->ring);
 			/* A raw IPv4 socket needs each packet's destination: a sendmsg. */
+			/* A borrowed socket is not registered: a registered file's last reference
+			 * would be the ring's, dropped after the caller has handed the socket on. */
+			int fd = tx->fd_registered ? 0 : tx->fd;
 			if (tx->link == TX_LINK_IPV4)
-				io_uring_prep_sendmsg(sqe, 0, &tx->msgs[idx[k]].msg_hdr, 0);
+				io_uring_prep_sendmsg(sqe, fd, &tx->msgs[idx[k]].msg_hdr, 0);
 			else
-				io_uring_prep_send(sqe, 0, tx_frame(tx, idx[k]), lens[idx[k]], 0);
-			sqe->flags |= IOSQE_FIXED_FILE;
+				io_uring_prep_send(sqe, fd, tx_frame(tx, idx[k]), lens[idx[k]], 0);
+			if (tx->fd_registered)
+				sqe->flags |= IOSQE_FIXED_FILE;
 			sqe->user_data = idx[k];
 		}
 		int rc = io_uring_submit_and_wait(&tx->ring, todo);
@@ -101,6 +105,11 @@ int tx_uring_open(struct tx *tx)
 		return rc;
 	}
 	tx->ring_ok = true;
+	if (tx->borrowed) {
+		tx->name = "uring";
+		tx->send = uring_send;
+		return 0;
+	}
 	if ((rc = io_uring_register_files(&tx->ring, &tx->fd, 1)) < 0) {
 		tx->fallback = "io_uring could not register the socket";
 		return rc;
