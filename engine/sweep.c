@@ -564,6 +564,8 @@ int sweep_run(const struct sweep_config *cfg, const struct sweep_sink *sink,
 	if (sw.rx)
 		st->rx_name = rx_name(sw.rx);
 	fill_stats(&sw, st);
+	if (sink->ended)
+		sink->ended(sink->ctx, st, rc != 0);
 	sweep_free(&sw);
 	return rc;
 }

@@ -99,9 +99,19 @@ struct sweep_progress {
 	uint64_t slowed_pps;    /* non-zero once the sweep slowed down for the path: the new rate */
 };
 
+struct sweep_stats;
+
 struct sweep_sink {
 	void (*result)(void *ctx, const struct sweep_result *r);
 	void (*progress)(void *ctx, const struct sweep_progress *p); /* may be NULL */
+	/*
+	 * May be NULL. Runs once, on sweep_run's calling thread, when the sweep has ended and every
+	 * result has been delivered, but before its threads and sockets are torn down (a few
+	 * hundred microseconds): st holds the figures sweep_run will return, failed says whether
+	 * it failed (its error is in sweep_run's err). No result comes after it. A caller can start
+	 * finishing its own work meanwhile (lnmt scan starts the store's final write and flush).
+	 */
+	void (*ended)(void *ctx, const struct sweep_stats *st, bool failed);
 	void *ctx;
 	uint64_t progress_interval_ns; /* 0 = 250 ms */
 };

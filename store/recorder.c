@@ -80,6 +80,10 @@ struct store_recorder {
 	uint64_t first_ns;              /* CLOCK_MONOTONIC arrival of the oldest queued result */
 	uint64_t dropped;               /* results lost because a chunk could not be allocated */
 	bool closing, waiting;
+	bool finishing;                 /* store_recorder_finish(): the writer also does the close's work */
+	struct store_sweep final;       /* ... with this final record */
+	int finish_rc;                  /* ... and leaves its result here (writer's until joined) */
+	char finish_err[512];
 
 	/* Owned by the writer thread until it is joined. */
 	struct store_result *batch, *tmp;
@@ -578,6 +582,8 @@ static void flush_batch(struct store_recorder *rec, size_t n)
 	}
 }
 
+static int finish_work(struct store_recorder *rec, const struct store_sweep *final, char *err, size_t errlen);
+
 static void *writer_main(void *arg)
 {
 	struct store_recorder *rec = arg;
@@ -640,7 +646,10 @@ static void *writer_main(void *arg)
 			}
 		}
 	}
+	bool finishing = rec->finishing;
 	pthread_mutex_unlock(&rec->lock);
+	if (finishing)
+		rec->finish_rc = finish_work(rec, &rec->final, rec->finish_err, sizeof(rec->finish_err));
 	return NULL;
 }
 
@@ -925,21 +934,13 @@ static int record_misses(struct store_recorder *rec)
 	return 0;
 }
 
-int store_recorder_close(struct store_recorder *rec, const struct store_sweep *final, uint64_t *stored,
-			 char *err, size_t errlen)
+/* What closing does once the writer has stored everything queued: the misses, the final record
+ * and the flush. On the closing thread, or on the writer's after store_recorder_finish(). */
+static int finish_work(struct store_recorder *rec, const struct store_sweep *final, char *err, size_t errlen)
 {
-	struct store *st;
+	struct store *st = rec->st;
 	struct store_sweep s;
 	int rc, rc2;
-
-	if (!rec)
-		return -EINVAL;
-	st = rec->st;
-	pthread_mutex_lock(&rec->lock);
-	rec->closing = true;
-	pthread_cond_signal(&rec->cond);
-	pthread_mutex_unlock(&rec->lock);
-	pthread_join(rec->thread, NULL);
 
 	rc = rec->failed;
 	if (rc) {
@@ -982,6 +983,43 @@ int store_recorder_close(struct store_recorder *rec, const struct store_sweep *f
 	} else if (rc && err && errlen) {
 		size_t used = strlen(err);
 		snprintf(err + used, errlen - used, "; sweep %llu is marked incomplete", (unsigned long long)s.id);
+	}
+	return rc;
+}
+
+void store_recorder_finish(struct store_recorder *rec, const struct store_sweep *final)
+{
+	if (!rec)
+		return;
+	pthread_mutex_lock(&rec->lock);
+	if (!rec->finishing && !rec->closing) {
+		rec->final = final ? *final : rec->info;
+		rec->finishing = rec->closing = true;
+		pthread_cond_signal(&rec->cond);
+	}
+	pthread_mutex_unlock(&rec->lock);
+}
+
+int store_recorder_close(struct store_recorder *rec, const struct store_sweep *final, uint64_t *stored,
+			 char *err, size_t errlen)
+{
+	int rc;
+
+	if (!rec)
+		return -EINVAL;
+	pthread_mutex_lock(&rec->lock);
+	bool finishing = rec->finishing;
+	rec->closing = true;
+	pthread_cond_signal(&rec->cond);
+	pthread_mutex_unlock(&rec->lock);
+	pthread_join(rec->thread, NULL);
+
+	if (finishing) {
+		rc = rec->finish_rc;
+		if (rc && err && errlen)
+			snprintf(err, errlen, "%s", rec->finish_err);
+	} else {
+		rc = finish_work(rec, final, err, errlen);
 	}
 	if (stored)
 		*stored = rec->stored;

@@ -111,6 +111,16 @@ void store_recorder_add(struct store_recorder *rec, const struct store_result *r
 int store_recorder_close(struct store_recorder *rec, const struct store_sweep *final, uint64_t *stored,
 			 char *err, size_t errlen);
 
+/*
+ * Starts store_recorder_close()'s work without waiting for it: the writer thread stores what is
+ * queued, records the misses, writes the final record (final, copied) and flushes, while the
+ * caller does something else (a sweep tearing down: sweep.h's sink->ended). No result may be
+ * added after it. store_recorder_close() must still be called: it waits for that work, reports
+ * it as it would have done it, and frees rec; its final is then ignored. A second call is a
+ * no-op.
+ */
+void store_recorder_finish(struct store_recorder *rec, const struct store_sweep *final);
+
 /* ---- reading ---- */
 
 struct store_device {

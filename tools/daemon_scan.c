@@ -180,6 +180,29 @@ static void on_progress(void *ctx, const struct sweep_progress *p)
 	rpc_server_notify(sw->d->srv, "scan", "scan.progress", pack_progress, &n);
 }
 
+/* The sweep's final record, from its figures. */
+static struct store_sweep final_record(const struct dsweep *sw, const struct sweep_stats *stats, bool failed)
+{
+	struct store_sweep fin = sw->info;
+
+	fin.end_us = cli_now_us();
+	fin.sent = stats->sent;
+	fin.replies = stats->replies;
+	fin.live = stats->live;
+	fin.ended = failed ? 3 : stats->ended == SWEEP_END_ALL_ANSWERED ? 0 : stats->ended == SWEEP_END_STOPPED ? 2 : 1;
+	return fin;
+}
+
+/* The sweep has delivered its last result: the store writes the rest, the final record and its
+ * flush while the sweep tears down (store_recorder_close() then waits for it). */
+static void on_ended(void *ctx, const struct sweep_stats *stats, bool failed)
+{
+	struct dsweep *sw = ctx;
+	struct store_sweep fin = final_record(sw, stats, failed);
+
+	store_recorder_finish(sw->rec, &fin);
+}
+
 /* ---- which devices changed ---- */
 
 static int snap_cb(void *ctx, const struct store_device *dev)
@@ -398,7 +421,8 @@ static void *sweep_main(void *arg)
 	struct dsweep *sw = arg;
 	struct daemon *d = sw->d;
 	struct sweep_sink sink = {
-		.result = on_result, .progress = on_progress, .ctx = sw, .progress_interval_ns = sw->progress_ns,
+		.result = on_result, .progress = on_progress, .ended = on_ended, .ctx = sw,
+		.progress_interval_ns = sw->progress_ns,
 	};
 	struct sweep_stats stats = { 0 };
 	struct snaps after;
@@ -423,12 +447,7 @@ static void *sweep_main(void *arg)
 		rc = sweep_run(&sw->cfg, &sink, &sw->stop, &stats, err, sizeof(err));
 	}
 
-	struct store_sweep fin = sw->info;
-	fin.end_us = cli_now_us();
-	fin.sent = stats.sent;
-	fin.replies = stats.replies;
-	fin.live = stats.live;
-	fin.ended = rc ? 3 : stats.ended == SWEEP_END_ALL_ANSWERED ? 0 : stats.ended == SWEEP_END_STOPPED ? 2 : 1;
+	struct store_sweep fin = final_record(sw, &stats, rc != 0);
 	int src = store_recorder_close(sw->rec, &fin, &stored, serr, sizeof(serr));
 	sw->rec = NULL;
 

@@ -429,6 +429,7 @@ static int run(struct scan_opts *o)
 			return 1;
 		sink.result = scan_store_result;
 		sink.progress = scan_store_progress;
+		sink.ended = scan_store_ended;
 		sink.ctx = &ss;
 	}
 	output_begin(&out);

@@ -103,19 +103,37 @@ void scan_store_progress(void *ctx, const struct sweep_progress *p)
 	output_progress(((struct scan_store *)ctx)->out, p);
 }
 
-int scan_store_end(struct scan_store *ss, const struct sweep_stats *stats, bool failed, bool quiet)
+static struct store_sweep final_record(const struct scan_store *ss, const struct sweep_stats *stats, bool failed)
 {
-	char err[512];
-	uint64_t stored = 0;
 	struct store_sweep fin = ss->info;
 
-	if (!ss->st)
-		return 0;
 	fin.end_us = cli_now_us();
 	fin.sent = stats->sent;
 	fin.replies = stats->replies;
 	fin.live = stats->live;
 	fin.ended = failed ? 3 : stats->ended == SWEEP_END_ALL_ANSWERED ? 0 : stats->ended == SWEEP_END_STOPPED ? 2 : 1;
+	return fin;
+}
+
+void scan_store_ended(void *ctx, const struct sweep_stats *st, bool failed)
+{
+	struct scan_store *ss = ctx;
+
+	if (ss->rec) {
+		struct store_sweep fin = final_record(ss, st, failed);
+		store_recorder_finish(ss->rec, &fin);
+	}
+}
+
+int scan_store_end(struct scan_store *ss, const struct sweep_stats *stats, bool failed, bool quiet)
+{
+	char err[512];
+	uint64_t stored = 0;
+
+	if (!ss->st)
+		return 0;
+	/* The final record as of now; if scan_store_ended() began writing one, that one stands. */
+	struct store_sweep fin = final_record(ss, stats, failed);
 	int rc = store_recorder_close(ss->rec, &fin, &stored, err, sizeof(err));
 	ss->rec = NULL;
 	if (rc)

@@ -42,6 +42,8 @@ uint8_t scan_store_probe_of(const struct probe_ops *p);
 /* The sweep_sink callbacks of a storing scan: ctx is the struct scan_store. */
 void scan_store_result(void *ctx, const struct sweep_result *r);
 void scan_store_progress(void *ctx, const struct sweep_progress *p);
+/* Starts writing the sweep's final record (and the store's flush) while the sweep tears down. */
+void scan_store_ended(void *ctx, const struct sweep_stats *st, bool failed);
 
 /* Finishes the record with the sweep's figures and closes the store; prints a line saying
  * where it went (unless quiet) or what was not stored. Returns 0 or non-zero on a store error. */

@@ -638,3 +638,39 @@ Test(store, misses_only_inside_the_ranges, .init = setup, .fini = teardown)
 	cr_assert_eq(t_get(st, between).missed, 0, "a device between the ranges got a miss");
 	cr_assert_eq(t_get(st, above).missed, 0, "a device above the last range got a miss");
 }
+
+/* store_recorder_finish(): the close's work happens on the writer's thread, exactly as close
+ * would do it; close then only waits, and its own final record is ignored. */
+Test(store, finish_does_the_close_early, .init = setup, .fini = teardown)
+{
+	uint32_t h[] = { 1, 2 }, only1[] = { 1 };
+	sweep_hosts(T_BASE, h, 2);
+
+	struct store_sweep info = { .start_us = T_BASE + T_HOUR, .probes = STORE_PROBE_ICMP };
+	struct store_range range = { NET, NET + 255 };
+	struct store_recorder *rec;
+	char err[512] = "";
+	uint64_t stored = 0;
+	snprintf(info.targets, sizeof(info.targets), "finish");
+	cr_assert_eq(store_recorder_open(st, &info, &range, 1, &rec, err, sizeof(err)), 0, "%s", err);
+	struct store_result r = t_up(NET + only1[0], STORE_PROBE_ICMP, 50, info.start_us + 1000);
+	store_recorder_add(rec, &r);
+	struct store_sweep fin = info, other = info;
+	fin.end_us = info.start_us + 2000000;
+	fin.replies = fin.live = fin.sent = 1;
+	other.end_us = info.start_us + 9000000;
+	other.replies = 77;
+	store_recorder_finish(rec, &fin);
+	store_recorder_finish(rec, &other); /* a second call changes nothing */
+	cr_assert_eq(store_recorder_close(rec, &other, &stored, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(stored, 1);
+
+	struct store_sweep back = t_get_sweep(st, info.id);
+	cr_expect_eq(back.end_us, fin.end_us, "the final record given to finish stands");
+	cr_expect_eq(back.replies, 1);
+	cr_expect(back.complete);
+	cr_expect_eq(back.went_down, 0, "one miss does not take NET+2 down");
+	struct store_device d = t_get(st, NET + 2);
+	cr_expect_eq(d.missed, 1, "the miss was recorded on the writer's thread");
+	cr_expect_eq(st->commits_synced, st->commits, "and flushed");
+}
