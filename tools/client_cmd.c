@@ -1286,6 +1286,26 @@ static int pick_device(void *ctx, const struct store_device *d)
 	return 0;
 }
 
+/*
+ * The smallest subnet holding every target of set, into buf ("a.b.c.d/len"), or NULL without a
+ * set: devices.list then reads only the devices the sweep could have found, not a whole store
+ * of them that happened to be seen in the same second (its since_s counts whole seconds).
+ */
+static const char *covering_cidr(const struct target_set *set, char buf[20])
+{
+	char a[16];
+
+	if (!set || !set->n_incl)
+		return NULL;
+	uint32_t first = set->incl[0].first, last = set->incl[set->n_incl - 1].last;
+	unsigned len = 32;
+	while (len && (first >> (32 - len)) != (last >> (32 - len)))
+		len--;
+	uint32_t mask = len ? ~0u << (32 - len) : 0;
+	snprintf(buf, 20, "%s/%u", ipv4_format(first & mask, a), len);
+	return buf;
+}
+
 int client_scan(struct rpc_client *c, const struct client_scan_req *req)
 {
 	struct params p;
@@ -1394,9 +1414,10 @@ int client_scan(struct rpc_client *c, const struct client_scan_req *req)
 		struct store_filter f = { .state = STORE_STATE_UP, .seen_since_us = sp.start_us };
 		uint32_t next;
 		bool more;
+		char cidr[20];
 		if (req->format == OUT_CSV)
 			puts(QUERY_CSV_HEADER);
-		if (client_devices_list(c, &f, NULL, pick_device, &sp, &next, &more))
+		if (client_devices_list(c, &f, covering_cidr(req->set, cidr), pick_device, &sp, &next, &more))
 			return 1;
 		fflush(stdout);
 	}
