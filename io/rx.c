@@ -302,7 +302,8 @@ static int ipv4_socket(struct rx *rx, const struct rx_config *c, int proto, size
 	 * the host's may queue, which the probes' validation turns away like any stranger. */
 	if ((rc = attach_filter(rx, fd, c->ip_program, c->ip_program_len, c->filter, true, err, errlen)))
 		return rc;
-	set_queue(fd, bytes); /* best effort: what the host refuses here it refuses a packet socket too */
+	if (set_queue(fd, bytes) < bytes)
+		return -ENOBUFS; /* rx_open() turns to a socket, and from there to a ring */
 	if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, c->ifname, (socklen_t)strlen(c->ifname) + 1) < 0) {
 		rc = -errno;
@@ -414,9 +415,11 @@ int rx_open(struct rx **out, const struct rx_config *c, char *err, size_t errlen
 	rx->kind = plan.kind;
 	if (plan.kind == RX_IPV4) {
 		rc = ipv4_open(rx, c, plan.bytes, err, errlen);
-		if (rc == -EADDRNOTAVAIL) {
+		if (rc == -EADDRNOTAVAIL || rc == -ENOBUFS) {
 			/* Replies to an address that is not the host's never reach a raw socket; on
-			 * the wire a packet socket sees them all the same. */
+			 * the wire a packet socket sees them all the same. A queue the kernel will not
+			 * make big enough for every reply (net.core.rmem_max without CAP_NET_ADMIN)
+			 * would drop a burst: the packet socket then turns to a ring. */
 			if (rx->fd >= 0)
 				close(rx->fd);
 			if (rx->fd2 >= 0)
@@ -429,7 +432,7 @@ int rx_open(struct rx **out, const struct rx_config *c, char *err, size_t errlen
 		}
 	}
 	if (rx->kind == RX_SOCKET) {
-		rc = socket_open(rx, c, plan.bytes, c->kind == RX_AUTO, err, errlen);
+		rc = socket_open(rx, c, plan.bytes, c->kind != RX_SOCKET, err, errlen);
 		if (rc == 1) {
 			/* The kernel's limit is below what a burst of every reply needs: a ring. */
 			sockclose_deferred(&rx->fd, 1);

@@ -83,8 +83,9 @@ void rx_plan(const struct rx_config *c, struct rx_plan *out);
 
 /*
  * Opens capture as planned. A socket the kernel will not give the planned queue (net.core.
- * rmem_max without CAP_NET_ADMIN) becomes a ring when c->kind is RX_AUTO, so a burst of
- * replies never overflows it. Returns 0, -EPERM without CAP_NET_RAW, -ENODEV for an unknown
+ * rmem_max without CAP_NET_ADMIN) becomes a ring unless c->kind is RX_SOCKET, so a burst of
+ * replies never overflows it; an RX_IPV4 capture that cannot have its queue, or whose address
+ * is not the host's, becomes a packet socket (and maybe from there a ring). Returns 0, -EPERM without CAP_NET_RAW, -ENODEV for an unknown
  * interface, LNMT_E_PCAP with libpcap's text (or the failing call) in err, or another -errno.
  */
 int rx_open(struct rx **out, const struct rx_config *c, char *err, size_t errlen);
