@@ -246,7 +246,8 @@ int http_head_check(const char *buf, size_t len, struct http_head *h)
 			for (; k < vlen && isdigit((unsigned char)val[k]); k++)
 				v = k < 18 ? v * 10 + (uint64_t)(val[k] - '0') : UINT64_MAX;
 			if (k == 0 || k != vlen)
-				return refuse(h, 400, "bad Content-Length '%.32s': one decimal number expected", vlen ? val : "");
+				return refuse(h, 400, "bad Content-Length '%.*s': one decimal number expected",
+					      (int)(vlen > 32 ? 32 : vlen), val);
 			if (v > HTTP_EARLY_REJECT)
 				return refuse(h, 413, "request body over %u bytes", HTTP_MAX_BODY);
 			h->has_length = true;
