@@ -36,8 +36,9 @@ static void usage(FILE *f)
 		   "                0: never). lnmtd's events (sweep progress, device changes) drop them\n"
 		   "                at once, so they are only ever older than MS for changes lnmtd did not\n"
 		   "                make itself (another process writing the store)\n"
-		   "  --timeout     close connections idle (or sending a request too slowly) for S\n"
-		   "                seconds (default 10)\n"
+		   "  --timeout     a request (head and body) must be in within S seconds of the connection\n"
+		   "                opening, or of the previous answer on it; idle connections close then\n"
+		   "                too (default 10). Late heads get 408\n"
 		   "\n"
 		   "serves: /  the dashboard\n"
 		   "        /api/devices[/IP]  /api/health  /api/reports/{uptime,network}  /api/scans[/ID]\n"
@@ -202,8 +203,9 @@ int main(int argc, char **argv)
 	cfg.token = token;
 
 	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 16384) {
-		rl.rlim_cur = rl.rlim_max < 16384 ? rl.rlim_max : 16384;
+	/* the front's connections, libmicrohttpd's, and an RPC connection per event stream */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 32768) {
+		rl.rlim_cur = rl.rlim_max < 32768 ? rl.rlim_max : 32768;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	signal(SIGPIPE, SIG_IGN);
