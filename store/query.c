@@ -582,7 +582,8 @@ static void vendor_emit(struct vendor_tab *t, store_vendor_cb cb, void *ctx)
 	for (size_t i = 0; i < t->cap; i++)
 		if (t->v[i].used)
 			t->v[n++] = t->v[i];
-	qsort(t->v, n, sizeof(*t->v), cmp_vendor);
+	if (n) /* an empty table has no array: qsort must not see NULL, even for 0 elements */
+		qsort(t->v, n, sizeof(*t->v), cmp_vendor);
 	for (size_t i = 0; i < n; i++) {
 		struct store_vendor_count vc = { t->v[i].vendor, t->v[i].up, t->v[i].down };
 		if (cb(ctx, &vc))
