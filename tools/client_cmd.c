@@ -105,6 +105,14 @@ static void p_u64(struct params *p, const char *key, uint64_t v)
 	msgpack_pack_uint64(p_key(p, key), v);
 }
 
+static void p_bool(struct params *p, const char *key, bool v)
+{
+	if (v)
+		msgpack_pack_true(p_key(p, key));
+	else
+		msgpack_pack_false(p_key(p, key));
+}
+
 static void p_strs(struct params *p, const char *key, const char *const *v, int n)
 {
 	msgpack_packer *pk = p_key(p, key);
@@ -1314,6 +1322,10 @@ int client_scan(struct rpc_client *c, const struct client_scan_req *req)
 		p_u64(&p, "retries", req->retries);
 	if (req->has_wait)
 		p_u64(&p, "wait_ms", req->wait_ms);
+	if (req->rate_fixed)
+		p_bool(&p, "rate_fixed", true);
+	if (req->wait_fixed)
+		p_bool(&p, "wait_fixed", true);
 	if (req->has_seed)
 		p_u64(&p, "seed", req->seed);
 	if (req->source_ip)

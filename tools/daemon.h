@@ -78,6 +78,7 @@ struct dscan_request {
 	const char *ports;          /* NULL: default 80 */
 	uint64_t rate_pps;
 	bool has_rate, has_retries, has_wait;
+	bool rate_fixed, wait_fixed; /* adaptation off (sweep_config) */
 	unsigned retries;
 	uint64_t wait_ms;
 	bool has_seed;

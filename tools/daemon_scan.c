@@ -622,6 +622,8 @@ static int build(struct daemon *d, struct dsweep *sw, const struct dscan_request
 	sw->cfg.rate_pps = req->has_rate ? req->rate_pps : d->cfg.default_rate;
 	sw->cfg.retries = req->has_retries ? req->retries : d->cfg.default_retries;
 	sw->cfg.wait_ns = (req->has_wait ? req->wait_ms : d->cfg.default_wait_ms) * 1000000ull;
+	sw->cfg.rate_fixed = req->rate_fixed;
+	sw->cfg.wait_fixed = req->wait_fixed;
 	sw->cfg.seed = req->has_seed ? req->seed
 		     : (uint64_t)now.tv_nsec ^ ((uint64_t)now.tv_sec << 20) ^ ((uint64_t)getpid() << 40) ^ (uintptr_t)sw;
 	return check_net_opts(sw, req, err, errlen);
@@ -783,7 +785,7 @@ static bool get_specs(const msgpack_object *map, const char *key, char (*bufs)[6
 void m_scan_start(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r)
 {
 	static const char *const keys[] = { "targets", "exclude", "probes", "ports", "rate", "retries", "wait_ms",
-					    "interface", "source_ip", "gateway_mac", "seed", NULL };
+					    "rate_fixed", "wait_fixed", "interface", "source_ip", "gateway_mac", "seed", NULL };
 	char targets[DAEMON_MAX_TARGETS][64], excludes[DAEMON_MAX_TARGETS][64], probes[SWEEP_MAX_PROBES * 2][64];
 	struct daemon *d = ctx;
 	struct dscan_request req = { 0 };
@@ -819,7 +821,9 @@ void m_scan_start(void *ctx, struct rpc_conn *c, const msgpack_object *params, s
 	}
 	req.retries = (unsigned)v;
 	if (!rpc_get_u64(map, "wait_ms", false, &req.wait_ms, &req.has_wait, r) ||
-	    !rpc_get_u64(map, "seed", false, &req.seed, &req.has_seed, r))
+	    !rpc_get_u64(map, "seed", false, &req.seed, &req.has_seed, r) ||
+	    !rpc_get_bool(map, "rate_fixed", &req.rate_fixed, &found, r) ||
+	    !rpc_get_bool(map, "wait_fixed", &req.wait_fixed, &found, r))
 		return;
 	if (req.has_wait && req.wait_ms > 86400000) {
 		rpc_reply_error(r, RPC_E_BAD_PARAMS, "bad wait_ms %llu: expected 0-86400000", (unsigned long long)req.wait_ms);

@@ -194,7 +194,6 @@ static int parse_option(struct scan_opts *o, int c, const char *arg)
 	switch (c) {
 	case OPT_SHARD: case OPT_EXCLUDE_FILE: case 'i': case OPT_GATEWAY_MAC: case OPT_TX: case OPT_BATCH:
 	case OPT_SENDERS: case OPT_DRY_RUN: case OPT_DB: case OPT_NO_STORE: case OPT_OFFLINE_AFTER: case OPT_TTL:
-	case OPT_RATE_FIXED: case OPT_WAIT_FIXED:
 		o->embedded = true;
 	}
 	switch (c) {
@@ -221,8 +220,8 @@ static int parse_option(struct scan_opts *o, int c, const char *arg)
 		o->rpc.wait_ms = o->cfg.wait_ns / 1000000u;
 		o->rpc.has_wait = true;
 		return 0;
-	case OPT_RATE_FIXED: o->cfg.rate_fixed = true; return 0;
-	case OPT_WAIT_FIXED: o->cfg.wait_fixed = true; return 0;
+	case OPT_RATE_FIXED: o->cfg.rate_fixed = o->rpc.rate_fixed = true; return 0;
+	case OPT_WAIT_FIXED: o->cfg.wait_fixed = o->rpc.wait_fixed = true; return 0;
 	case OPT_SEED:
 		if (!cli_parse_u64(arg, 0, UINT64_MAX, &o->cfg.seed))
 			return bad_value("--seed", arg, "expected a non-negative integer");
