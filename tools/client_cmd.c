@@ -107,10 +107,11 @@ static void p_u64(struct params *p, const char *key, uint64_t v)
 
 static void p_bool(struct params *p, const char *key, bool v)
 {
+	msgpack_packer *pk = p_key(p, key);
 	if (v)
-		msgpack_pack_true(p_key(p, key));
+		msgpack_pack_true(pk);
 	else
-		msgpack_pack_false(p_key(p, key));
+		msgpack_pack_false(pk);
 }
 
 static void p_strs(struct params *p, const char *key, const char *const *v, int n)
@@ -1037,15 +1038,6 @@ int client_report_series(struct rpc_client *c, uint64_t since_us, const char *ci
 }
 
 /* ---- one device, sweeps ---- */
-
-static void p_bool(struct params *p, const char *key, bool v)
-{
-	msgpack_packer *pk = p_key(p, key);
-	if (v)
-		msgpack_pack_true(pk);
-	else
-		msgpack_pack_false(pk);
-}
 
 int client_device_get(struct rpc_client *c, uint32_t ip, uint32_t history, struct client_device *out)
 {
