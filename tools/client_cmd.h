@@ -103,6 +103,7 @@ struct client_scan_req {
 	const char *probe_list, *port_spec, *source_ip;
 	uint64_t rate, retries, wait_ms, seed;
 	bool has_rate, has_retries, has_wait, has_seed;
+	bool allow_large;             /* --allow-large: allow_large: true in scan.start */
 	const struct target_set *set; /* to pick the sweep's devices from devices.list */
 	int format;
 	bool quiet;

@@ -83,6 +83,7 @@ struct dscan_request {
 	bool has_seed;
 	uint64_t seed;
 	const char *ifname, *source_ip, *gateway_mac;
+	bool allow_large;           /* more than TARGET_LARGE addresses, or all of 0.0.0.0/0, may be swept */
 	uint64_t job_id;            /* 0: not a job */
 };
 

@@ -10,6 +10,7 @@
  * 0 picks a free one); SIGTERM/SIGINT stop it. Exit 0, 1 (runtime failure), 2 (usage).
  */
 #include "http.h"
+#include "opt.h"
 #include "rpc.h"
 
 #include <arpa/inet.h>
@@ -132,8 +133,9 @@ int main(int argc, char **argv)
 	};
 	const char *listen = "127.0.0.1:8080", *token_file = NULL, *socket = NULL;
 	unsigned threads = 2, cache_ms = 1000, timeout_s = 10;
+	char why[OPT_WHY_LEN];
 	int o;
-	while ((o = getopt_long(argc, argv, "l:s:t:T:C:o:h", opts, NULL)) != -1) {
+	while ((o = opt_next(argc, argv, "l:s:t:T:C:o:h", opts, why, sizeof(why))) != -1) {
 		switch (o) {
 		case 'l': listen = optarg; break;
 		case 's': socket = optarg; break;
@@ -171,12 +173,13 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default:
+			fprintf(stderr, "lnmt-http: %s (see 'lnmt-http --help')\n", why);
+			return 2;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "lnmt-http: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
+		fprintf(stderr, "lnmt-http: unexpected argument '%s' (see 'lnmt-http --help')\n", argv[optind]);
 		return 2;
 	}
 	struct http_config cfg = { .threads = threads, .timeout_s = timeout_s, .cache_ms = cache_ms };

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "err.h"
+#include "opt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -92,10 +93,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "foreground", no_argument, NULL, 'f' },   { "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },      { NULL, 0, NULL, 0 },
 	};
+	char why[OPT_WHY_LEN];
 	int c;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+	while ((c = opt_next(argc, argv, "h", longs, why, sizeof(why))) != -1) {
 		switch (c) {
 		case 's': o->socket = optarg; break;
 		case 'd': o->db = optarg; break;
@@ -104,8 +105,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case 'f': o->foreground = true; break;
 		case 'h': fputs(usage, stdout); return -1;
 		case 'V': printf("lnmtd %s\n", LNMT_VERSION); return -1;
-		case ':': return usage_error("%s: option needs a value", argv[optind - 1]);
-		default: return usage_error("%s: unknown option", argv[optind - 1]);
+		default: return usage_error("%s", why);
 		}
 	}
 	if (optind < argc)
@@ -114,6 +114,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return usage_error("%s--socket needs a path", "");
 	if (o->db && !*o->db)
 		return usage_error("%s--db needs a directory", "");
+	if (o->user && !*o->user)
+		return usage_error("%s--user needs a user name", "");
 	return 0;
 }
 

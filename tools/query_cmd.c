@@ -10,6 +10,7 @@
 #include "err.h"
 #include "output.h"
 #include "inventory.h"
+#include "opt.h"
 #include "query_html.h"
 #include "rpc.h"
 #include "store.h"
@@ -178,15 +179,15 @@ static int parse_ip(const char *opt, const char *s, uint32_t *ip)
 static int parse_query(const char *cmd, int argc, char **argv, struct query_opts *q, const int *allowed,
 		       const char *usage, int *first_arg)
 {
+	char why[OPT_WHY_LEN];
 	uint64_t v;
 	int c, rc;
 
 	optind = 1;
-	opterr = 0;
 	q->format = isatty(STDOUT_FILENO) ? OUT_TEXT : OUT_JSONL;
 	q->filter.state = -1;
-	while ((c = getopt_long(argc, argv, ":f:h", query_long, NULL)) != -1) {
-		bool ok = c == 'h' || c == 'f' || c == Q_DB || c == Q_SOCKET || c == Q_EMBEDDED || c == '?' || c == ':';
+	while ((c = opt_next(argc, argv, "f:h", query_long, why, sizeof(why))) != -1) {
+		bool ok = c == 'h' || c == 'f' || c == Q_DB || c == Q_SOCKET || c == Q_EMBEDDED || c == '?';
 		for (const int *a = allowed; *a && !ok; a++)
 			ok = *a == c;
 		if (!ok) { /* a known option another command takes */
@@ -197,9 +198,8 @@ static int parse_query(const char *cmd, int argc, char **argv, struct query_opts
 			cli_error("--%s is not an option of 'lnmt %s' (see 'lnmt %s --help')", name, cmd, cmd);
 			return EXIT_USAGE;
 		}
-		if (c == '?' || c == ':') {
-			cli_error("%s: %s (see 'lnmt %s --help')", argv[optind - 1],
-				  c == ':' ? "option needs a value" : "unknown option", cmd);
+		if (c == '?') {
+			cli_error("%s (see 'lnmt %s --help')", why, cmd);
 			return EXIT_USAGE;
 		}
 		switch (c) {
