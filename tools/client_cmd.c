@@ -36,25 +36,37 @@ const char *client_socket_path(const char *opt, char *buf, size_t len)
 	return rpc_default_socket(buf, len);
 }
 
-struct rpc_client *client_try_connect(const char *socket_opt)
+int client_connect(const char *socket_opt, struct rpc_client **out)
 {
-	char path[256];
+	char path[256], why[512];
 	struct rpc_client *c;
 	msgpack_zone *z = NULL;
 	msgpack_object res;
+	int rc;
 
-	if (!client_socket_path(socket_opt, path, sizeof(path)) || rpc_client_connect(&c, path))
-		return NULL;
+	*out = NULL;
+	if (!client_socket_path(socket_opt, path, sizeof(path)))
+		return 0;
+	if ((rc = rpc_client_connect(&c, path))) {
+		/* Refused by the socket's mode is not "no daemon": working in-process instead would
+		 * hide why, and read another store than the daemon's. */
+		if (rc == -EACCES) {
+			cli_error("%s", rpc_connect_error(rc, path, why, sizeof(why)));
+			return rc;
+		}
+		return 0;
+	}
 	rpc_client_set_timeout(c, PING_MS);
-	int rc = rpc_call(c, "system.status", NULL, NULL, &z, &res, NULL, 0);
+	rc = rpc_call(c, "system.status", NULL, NULL, &z, &res, NULL, 0);
 	if (z)
 		msgpack_zone_free(z);
 	if (rc) {
 		rpc_client_close(c);
-		return NULL;
+		return 0;
 	}
 	rpc_client_set_timeout(c, CALL_MS);
-	return c;
+	*out = c;
+	return 0;
 }
 
 void client_close(struct rpc_client *c)
@@ -62,12 +74,14 @@ void client_close(struct rpc_client *c)
 	rpc_client_close(c);
 }
 
-/* Connects or says there is no daemon (exit 1). */
+/* Connects or says why not: no daemon, or no permission (exit 1). */
 static struct rpc_client *need_daemon(const char *socket_opt)
 {
 	char path[256];
-	struct rpc_client *c = client_try_connect(socket_opt);
+	struct rpc_client *c;
 
+	if (client_connect(socket_opt, &c))
+		return NULL;
 	if (!c)
 		cli_error("no daemon at %s (start lnmtd)",
 			  client_socket_path(socket_opt, path, sizeof(path)) ? path : "(socket path too long)");

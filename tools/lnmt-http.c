@@ -203,6 +203,16 @@ int main(int argc, char **argv)
 	}
 	cfg.socket = socket;
 	cfg.token = token;
+	/* lnmtd may start later (requests get 503 until then), but a socket that refuses this user
+	 * will go on refusing it: say so now, not only in each 503. */
+	struct rpc_client *probe;
+	int prc = rpc_client_connect(&probe, socket);
+	if (prc == 0) {
+		rpc_client_close(probe);
+	} else if (prc == -EACCES) {
+		char msg[512];
+		fprintf(stderr, "lnmt-http: %s\n", rpc_connect_error(prc, socket, msg, sizeof(msg)));
+	}
 
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 16384) {

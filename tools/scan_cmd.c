@@ -458,8 +458,10 @@ int cmd_scan(int argc, char **argv)
 		o.cfg.targets = &o.targets;
 		o.cfg.ports = &o.ports;
 		/* Through lnmtd when one answers, unless an option asks for the in-process sweep. */
-		struct rpc_client *cl = o.embedded ? NULL : client_try_connect(o.socket);
-		if (cl) {
+		struct rpc_client *cl = NULL;
+		if (!o.embedded && client_connect(o.socket, &cl)) {
+			rc = 1;
+		} else if (cl) {
 			o.rpc.probe_list = o.probe_list;
 			o.rpc.port_spec = o.port_spec;
 			o.rpc.set = &o.targets;

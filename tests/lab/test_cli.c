@@ -358,7 +358,13 @@ Test(cli, abbreviated_long_options_are_unknown_to_lnmtd_and_lnmt_http)
 		expect_usage_error_of("LNMTD_BIN", "lnmtd", ARGS("--foregroun"),
 				      ARGS("--foregroun: unknown option", "did you mean --foreground?"));
 		expect_usage_error_of("LNMTD_BIN", "lnmtd", ARGS("--conf", "/nonexistent"), ARGS("--conf:", "--config"));
+		expect_usage_error_of("LNMTD_BIN", "lnmtd", ARGS("--socket-group"), ARGS("--socket-group: option needs a value"));
 		expect_usage_error_of("LNMTD_BIN", "lnmtd", ARGS("--user="), ARGS("--user needs a user name"));
+		/* A group that is not there is refused before anything is opened (the paths are never made). */
+		expect_usage_error_of("LNMTD_BIN", "lnmtd",
+				      ARGS("--foreground", "--socket", "/nonexistent/lnmtd.sock", "--db", "/nonexistent/db",
+					   "--socket-group", "lnmt-no-such-group"),
+				      ARGS("--socket-group lnmt-no-such-group: no such group"));
 	} else {
 		cr_log_warn("LNMTD_BIN is not set: lnmtd's options are not checked");
 	}
