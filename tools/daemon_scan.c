@@ -596,6 +596,10 @@ static int build(struct daemon *d, struct dsweep *sw, const struct dscan_request
 			 lnmt_strerror(rc));
 		return rc == LNMT_E_EMPTY ? RPC_E_BAD_PARAMS : RPC_E_INTERNAL;
 	}
+	if (!req->allow_large && target_set_is_large(&sw->targets, perr, sizeof(perr))) {
+		snprintf(err, errlen, "%s: pass allow_large: true if that is meant", perr);
+		return RPC_E_BAD_PARAMS;
+	}
 	if (req->ports && port_list_parse(&sw->ports, req->ports, perr, sizeof(perr))) {
 		snprintf(err, errlen, "%s", perr);
 		return RPC_E_BAD_PARAMS;
@@ -785,7 +789,8 @@ static bool get_specs(const msgpack_object *map, const char *key, char (*bufs)[6
 void m_scan_start(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r)
 {
 	static const char *const keys[] = { "targets", "exclude", "probes", "ports", "rate", "retries", "wait_ms",
-					    "rate_fixed", "wait_fixed", "interface", "source_ip", "gateway_mac", "seed", NULL };
+					    "rate_fixed", "wait_fixed", "interface", "source_ip", "gateway_mac", "seed",
+					    "allow_large", NULL };
 	char targets[DAEMON_MAX_TARGETS][64], excludes[DAEMON_MAX_TARGETS][64], probes[SWEEP_MAX_PROBES * 2][64];
 	struct daemon *d = ctx;
 	struct dscan_request req = { 0 };
@@ -845,6 +850,8 @@ void m_scan_start(void *ctx, struct rpc_conn *c, const msgpack_object *params, s
 	if (!rpc_get_str(map, "gateway_mac", false, gw, sizeof(gw), &found, r))
 		return;
 	req.gateway_mac = found ? gw : NULL;
+	if (!rpc_get_bool(map, "allow_large", &req.allow_large, &found, r))
+		return;
 
 	int rc = daemon_scan_start(d, &req, &id, err, sizeof(err));
 	if (rc) {

@@ -10,6 +10,7 @@
  * 0 picks a free one); SIGTERM/SIGINT stop it. Exit 0, 1 (runtime failure), 2 (usage).
  */
 #include "http.h"
+#include "opt.h"
 #include "rpc.h"
 
 #include <arpa/inet.h>
@@ -133,8 +134,9 @@ int main(int argc, char **argv)
 	};
 	const char *listen = "127.0.0.1:8080", *token_file = NULL, *socket = NULL;
 	unsigned threads = 2, cache_ms = 1000, timeout_s = 10;
+	char why[OPT_WHY_LEN];
 	int o;
-	while ((o = getopt_long(argc, argv, "l:s:t:T:C:o:h", opts, NULL)) != -1) {
+	while ((o = opt_next(argc, argv, "l:s:t:T:C:o:h", opts, why, sizeof(why))) != -1) {
 		switch (o) {
 		case 'l': listen = optarg; break;
 		case 's': socket = optarg; break;
@@ -172,12 +174,13 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default:
+			fprintf(stderr, "lnmt-http: %s (see 'lnmt-http --help')\n", why);
+			return 2;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "lnmt-http: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
+		fprintf(stderr, "lnmt-http: unexpected argument '%s' (see 'lnmt-http --help')\n", argv[optind]);
 		return 2;
 	}
 	struct http_config cfg = { .threads = threads, .timeout_s = timeout_s, .cache_ms = cache_ms };
@@ -201,6 +204,16 @@ int main(int argc, char **argv)
 	}
 	cfg.socket = socket;
 	cfg.token = token;
+	/* lnmtd may start later (requests get 503 until then), but a socket that refuses this user
+	 * will go on refusing it: say so now, not only in each 503. */
+	struct rpc_client *probe;
+	int prc = rpc_client_connect(&probe, socket);
+	if (prc == 0) {
+		rpc_client_close(probe);
+	} else if (prc == -EACCES) {
+		char msg[512];
+		fprintf(stderr, "lnmt-http: %s\n", rpc_connect_error(prc, socket, msg, sizeof(msg)));
+	}
 
 	struct rlimit rl;
 	/* the front's connections, libmicrohttpd's, and an RPC connection per event stream */

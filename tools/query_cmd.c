@@ -10,6 +10,7 @@
 #include "err.h"
 #include "output.h"
 #include "inventory.h"
+#include "opt.h"
 #include "query_html.h"
 #include "rpc.h"
 #include "store.h"
@@ -178,15 +179,15 @@ static int parse_ip(const char *opt, const char *s, uint32_t *ip)
 static int parse_query(const char *cmd, int argc, char **argv, struct query_opts *q, const int *allowed,
 		       const char *usage, int *first_arg)
 {
+	char why[OPT_WHY_LEN];
 	uint64_t v;
 	int c, rc;
 
 	optind = 1;
-	opterr = 0;
 	q->format = isatty(STDOUT_FILENO) ? OUT_TEXT : OUT_JSONL;
 	q->filter.state = -1;
-	while ((c = getopt_long(argc, argv, ":f:h", query_long, NULL)) != -1) {
-		bool ok = c == 'h' || c == 'f' || c == Q_DB || c == Q_SOCKET || c == Q_EMBEDDED || c == '?' || c == ':';
+	while ((c = opt_next(argc, argv, "f:h", query_long, why, sizeof(why))) != -1) {
+		bool ok = c == 'h' || c == 'f' || c == Q_DB || c == Q_SOCKET || c == Q_EMBEDDED || c == '?';
 		for (const int *a = allowed; *a && !ok; a++)
 			ok = *a == c;
 		if (!ok) { /* a known option another command takes */
@@ -197,9 +198,8 @@ static int parse_query(const char *cmd, int argc, char **argv, struct query_opts
 			cli_error("--%s is not an option of 'lnmt %s' (see 'lnmt %s --help')", name, cmd, cmd);
 			return EXIT_USAGE;
 		}
-		if (c == '?' || c == ':') {
-			cli_error("%s: %s (see 'lnmt %s --help')", argv[optind - 1],
-				  c == ':' ? "option needs a value" : "unknown option", cmd);
+		if (c == '?') {
+			cli_error("%s (see 'lnmt %s --help')", why, cmd);
 			return EXIT_USAGE;
 		}
 		switch (c) {
@@ -399,6 +399,16 @@ static int print_device(void *ctx, const struct store_device *d)
 	return 0;
 }
 
+/*
+ * lnmtd's client when one answers and neither --db nor --embedded was given (*cl NULL: use the
+ * store). Non-zero when the socket refused this user: the message is printed, the caller exits 1.
+ */
+static int query_connect(const struct query_opts *q, struct rpc_client **cl)
+{
+	*cl = NULL;
+	return q->db || q->embedded ? 0 : client_connect(q->socket, cl);
+}
+
 /* ---- devices --import ---- */
 
 static int devices_import(const struct query_opts *q)
@@ -410,7 +420,11 @@ static int devices_import(const struct query_opts *q)
 
 	if (rc)
 		goto out;
-	struct rpc_client *cl = q->db || q->embedded ? NULL : client_try_connect(q->socket);
+	struct rpc_client *cl;
+	if (query_connect(q, &cl)) {
+		rc = 1;
+		goto out;
+	}
 	if (cl) {
 		size_t done = 0;
 		rc = client_import(cl, inv.e, inv.n, &rep, &done);
@@ -469,7 +483,9 @@ int cmd_devices(int argc, char **argv)
 		return devices_import(&q);
 	}
 	/* Through lnmtd when one answers (and no store was named), else the store itself. */
-	struct rpc_client *cl = q.db || q.embedded ? NULL : client_try_connect(q.socket);
+	struct rpc_client *cl;
+	if (query_connect(&q, &cl))
+		return 1;
 	struct store *st = cl ? NULL : cli_store_open(q.db, true, 0);
 	if (!st && !cl)
 		return 1;
@@ -654,7 +670,9 @@ static int device_annotate(const struct query_opts *q, uint32_t ip)
 		cli_error("%s (see 'lnmt device --help')", err); /* "name is 70 bytes long, the most is 64" */
 		return EXIT_USAGE;
 	}
-	struct rpc_client *cl = q->db || q->embedded ? NULL : client_try_connect(q->socket);
+	struct rpc_client *cl;
+	if (query_connect(q, &cl))
+		return 1;
 	if (cl) {
 		rc = client_annotate(cl, &e, &out);
 		client_close(cl);
@@ -700,7 +718,9 @@ int cmd_device(int argc, char **argv)
 	if (q.name || q.note)
 		return device_annotate(&q, ip);
 	int format = q.format == OUT_JSONL ? OUT_JSONL : OUT_TEXT;
-	struct rpc_client *cl = q.db || q.embedded ? NULL : client_try_connect(q.socket);
+	struct rpc_client *cl;
+	if (query_connect(&q, &cl))
+		return 1;
 	if (cl) {
 		struct client_device cd;
 		rc = client_device_get(cl, ip, device_history(format), &cd);
@@ -853,7 +873,9 @@ int cmd_report(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	uint64_t since = q.since_us ? q.since_us : cli_now_us() - 24ull * 3600 * 1000000;
-	struct rpc_client *cl = q.db || q.embedded ? NULL : client_try_connect(q.socket);
+	struct rpc_client *cl;
+	if (query_connect(&q, &cl))
+		return 1;
 	struct store *st = cl ? NULL : cli_store_open(q.db, true, 0);
 	if (!st && !cl)
 		return 1;
@@ -947,7 +969,9 @@ int cmd_sweeps(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	/* Through lnmtd when one answers (and no store was named), else the store itself. */
-	struct rpc_client *cl = q.db || q.embedded ? NULL : client_try_connect(q.socket);
+	struct rpc_client *cl;
+	if (query_connect(&q, &cl))
+		return 1;
 	struct store *st = cl ? NULL : cli_store_open(q.db, true, 0);
 	if (!st && !cl)
 		return 1;
