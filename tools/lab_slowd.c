@@ -67,7 +67,7 @@
 #define LAB_SLOWD_PENDING_MAX (1u << 22)
 #define LAB_SLOWD_DRAIN_MAX 4096     /* frames read before due replies get their turn */
 #define LAB_SLOWD_MAX_DELAY_MS 600000
-#define ETH_HLEN_ 14
+#define LAB_SLOWD_ETH_HLEN 14
 
 struct slow_net {
 	uint32_t net;   /* host order */
@@ -263,19 +263,19 @@ static int attach_filter(int fd, const struct slow_net *nets, size_t n)
 	prog[i++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, PACKET_HOST, 0, 0);  /* jf: drop, patched */
 	prog[i++] = STMT(BPF_LD | BPF_H | BPF_ABS, 12);
 	prog[i++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IP, 0, 0);
-	prog[i++] = STMT(BPF_LD | BPF_B | BPF_ABS, ETH_HLEN_ + 9);
+	prog[i++] = STMT(BPF_LD | BPF_B | BPF_ABS, LAB_SLOWD_ETH_HLEN + 9);
 	prog[i++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_ICMP, 0, 0);
-	prog[i++] = STMT(BPF_LD | BPF_H | BPF_ABS, ETH_HLEN_ + 6);
+	prog[i++] = STMT(BPF_LD | BPF_H | BPF_ABS, LAB_SLOWD_ETH_HLEN + 6);
 	prog[i++] = JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x3fff, 0, 0);       /* MF or offset: jt drop */
 	for (j = 0; j < n; j++) {
-		prog[i++] = STMT(BPF_LD | BPF_W | BPF_ABS, ETH_HLEN_ + 16);
+		prog[i++] = STMT(BPF_LD | BPF_W | BPF_ABS, LAB_SLOWD_ETH_HLEN + 16);
 		prog[i++] = STMT(BPF_ALU | BPF_AND | BPF_K, nets[j].mask);
 		prog[i++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, nets[j].net, 0, 0); /* jt: type check */
 	}
 	prog[i++] = STMT(BPF_RET | BPF_K, 0);                                /* no net matched */
 	size_t type_check = i;
-	prog[i++] = STMT(BPF_LDX | BPF_B | BPF_MSH, ETH_HLEN_);
-	prog[i++] = STMT(BPF_LD | BPF_B | BPF_IND, ETH_HLEN_);
+	prog[i++] = STMT(BPF_LDX | BPF_B | BPF_MSH, LAB_SLOWD_ETH_HLEN);
+	prog[i++] = STMT(BPF_LD | BPF_B | BPF_IND, LAB_SLOWD_ETH_HLEN);
 	prog[i++] = JUMP(BPF_JMP | BPF_JEQ | BPF_K, 8, 0, 0);
 	prog[i++] = STMT(BPF_RET | BPF_K, 0xffff);
 	size_t drop = i;
@@ -313,8 +313,11 @@ static int open_socket(struct slowd *d, const char *ifname, size_t hosts)
 	int one = 1, rc;
 	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		rc = -errno;
+		fprintf(stderr, "lab_slowd: cannot open a packet socket: %s\n", strerror(errno));
+		return rc;
+	}
 	d->ifindex = (int)if_nametoindex(ifname);
 	if (!d->ifindex) {
 		rc = -errno;
@@ -410,22 +413,22 @@ static void heap_pop(struct slowd *d)
  */
 static void take_request(struct slowd *d, const uint8_t *f, size_t len, uint64_t arrival_mono)
 {
-	if (len < ETH_HLEN_ + 20 + 8 || (f[ETH_HLEN_] >> 4) != 4) {
+	if (len < LAB_SLOWD_ETH_HLEN + 20 + 8 || (f[LAB_SLOWD_ETH_HLEN] >> 4) != 4) {
 		d->c.malformed++;
 		return;
 	}
-	size_t ihl = (size_t)(f[ETH_HLEN_] & 15) * 4, tot = get16(f + ETH_HLEN_ + 2);
-	if (ihl < 20 || tot < ihl + 8 || ETH_HLEN_ + tot > len || csum(f + ETH_HLEN_, ihl) != 0) {
+	size_t ihl = (size_t)(f[LAB_SLOWD_ETH_HLEN] & 15) * 4, tot = get16(f + LAB_SLOWD_ETH_HLEN + 2);
+	if (ihl < 20 || tot < ihl + 8 || LAB_SLOWD_ETH_HLEN + tot > len || csum(f + LAB_SLOWD_ETH_HLEN, ihl) != 0) {
 		d->c.malformed++;
 		return;
 	}
-	const uint8_t *icmp = f + ETH_HLEN_ + ihl;
+	const uint8_t *icmp = f + LAB_SLOWD_ETH_HLEN + ihl;
 	size_t icmp_len = tot - ihl;
 	if (icmp[0] != 8 || icmp[1] != 0 || csum(icmp, icmp_len) != 0) {
 		d->c.malformed++;
 		return;
 	}
-	uint32_t dst = get32(f + ETH_HLEN_ + 16);
+	uint32_t dst = get32(f + LAB_SLOWD_ETH_HLEN + 16);
 	d->c.requests++;
 	uint32_t idx = dst - LAB_SLOWD_BASE;
 	if (idx >= LAB_SLOWD_SPAN || !d->host_net[idx]) {
@@ -438,7 +441,7 @@ static void take_request(struct slowd *d, const uint8_t *f, size_t len, uint64_t
 	}
 	const struct slow_net *n = &d->nets[d->host_net[idx] - 1];
 	uint64_t delay_us = n->lo_us + rng_next(&d->rng) % ((uint64_t)n->hi_us - n->lo_us + 1);
-	uint32_t rlen = (uint32_t)(ETH_HLEN_ + 20 + icmp_len);
+	uint32_t rlen = (uint32_t)(LAB_SLOWD_ETH_HLEN + 20 + icmp_len);
 	uint8_t *r = malloc(rlen);
 	if (!r) {
 		d->c.overflow++;
@@ -448,17 +451,17 @@ static void take_request(struct slowd *d, const uint8_t *f, size_t len, uint64_t
 	memcpy(r + 6, f, 6);
 	r[12] = 0x08;
 	r[13] = 0x00;
-	uint8_t *ip = r + ETH_HLEN_;
+	uint8_t *ip = r + LAB_SLOWD_ETH_HLEN;
 	ip[0] = 0x45;
-	ip[1] = f[ETH_HLEN_ + 1];
+	ip[1] = f[LAB_SLOWD_ETH_HLEN + 1];
 	put16(ip + 2, (uint16_t)(20 + icmp_len));
 	put16(ip + 4, d->ip_id++);
 	put16(ip + 6, 0);
 	ip[8] = 64;
 	ip[9] = IPPROTO_ICMP;
 	put16(ip + 10, 0);
-	memcpy(ip + 12, f + ETH_HLEN_ + 16, 4);
-	memcpy(ip + 16, f + ETH_HLEN_ + 12, 4);
+	memcpy(ip + 12, f + LAB_SLOWD_ETH_HLEN + 16, 4);
+	memcpy(ip + 16, f + LAB_SLOWD_ETH_HLEN + 12, 4);
 	put16(ip + 10, csum(ip, 20));
 	uint8_t *ri = ip + 20;
 	memcpy(ri, icmp, icmp_len);
@@ -701,11 +704,8 @@ int main(int argc, char **argv)
 	if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) != 0 && setpriority(PRIO_PROCESS, 0, -10) != 0)
 		fprintf(stderr, "lab_slowd: warning: cannot raise priority: %s\n", strerror(errno));
 	int e = open_socket(&d, ifname, n_hosts);
-	if (e != 0) {
-		if (e != -EINVAL)
-			fprintf(stderr, "lab_slowd: cannot open the packet socket on %s: %s\n", ifname, strerror(-e));
-		goto out;
-	}
+	if (e != 0)
+		goto out; /* open_socket() said why */
 	d.real_to_mono_ns = clock_offset();
 	write_stats(&d, true); /* tools/lab waits for this: the socket is open and filtered */
 	d.next_stats_ns = now_ns(CLOCK_MONOTONIC) + 1000000000u;
