@@ -50,6 +50,9 @@ int daemon_drop_privileges(const char *user, const char *db_dir, const char *soc
 	if ((rc = chown_if_there(path, pw.pw_uid, pw.pw_gid, err, errlen)) ||
 	    (rc = chown_if_there(socket_path, pw.pw_uid, pw.pw_gid, err, errlen)))
 		return rc;
+	snprintf(path, sizeof(path), "%s/%s", db_dir, STORE_LOCK_FILE);
+	if ((rc = chown_if_there(path, pw.pw_uid, pw.pw_gid, err, errlen)))
+		return rc;
 
 	/* Keep the permitted set across setuid, then trim it to CAP_NET_RAW. */
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0)) {
