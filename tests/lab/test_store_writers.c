@@ -431,6 +431,24 @@ static void kill_scan(const char *db, unsigned *seed)
 	free(p);
 }
 
+/* `lnmt sweeps` prints the same bytes through lnmtd as with --db, interrupted sweeps (no end:
+ * null) included, in every format. */
+static void expect_same_sweeps(const char *db)
+{
+	static const char *const formats[] = { "jsonl", "csv", "text" };
+
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+		struct lab_proc *rpc = lnmt(ARGS("sweeps", "--limit", "10000", "-f", formats[i]));
+		struct lab_proc *emb = lnmt(ARGS("sweeps", "--db", db, "--limit", "10000", "-f", formats[i]));
+		cr_expect(rpc->status == 0 && emb->status == 0 && !strcmp(rpc->log, emb->log),
+			  "lnmt sweeps -f %s: through lnmtd (exit %d):\n%s\nwith --db (exit %d):\n%s", formats[i], rpc->status,
+			  rpc->log, emb->status, emb->log);
+		cr_expect(!strstr(rpc->log, "\"null\""), "a time printed as the string \"null\":\n%s", rpc->log);
+		free(rpc);
+		free(emb);
+	}
+}
+
 /* Kills lnmtd during a sweep, after a random number (0-3) of its progress notifications. */
 static void kill_lnmtd(const char *db, const char *sock, const char *config, unsigned *seed)
 {
@@ -439,6 +457,7 @@ static void kill_lnmtd(const char *db, const char *sock, const char *config, uns
 
 	lab_start_lnmtd(&D, sock, db, extra);
 	setenv("LNMT_SOCKET", sock, 1);
+	expect_same_sweeps(db);
 	struct lab_proc *w = proc_new(), *c = proc_new();
 	start_lnmt(w, ARGS("watch", "--topics", "scan", "-f", "jsonl"));
 	cr_assert(lab_proc_read_until(w, "lnmt: watching", RUN_MS), "watch did not start: %s", w->log);
