@@ -199,7 +199,7 @@ static const char *end_name(enum sweep_end e)
 	switch (e) {
 	case SWEEP_END_ALL_ANSWERED: return "all targets answered";
 	case SWEEP_END_WAIT: return "wait elapsed";
-	case SWEEP_END_STOPPED: return "interrupted";
+	case SWEEP_END_STOPPED: return "stopped"; /* as the store says: "interrupted" is a sweep whose process died */
 	}
 	return "?";
 }
