@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -561,7 +562,10 @@ Test(store_writers, full_disk_names_the_cause)
 	need_lab();
 	snprintf(mnt, sizeof(mnt), "%s/tmpfs", dir);
 	cr_assert_eq(mkdir(mnt, 0700), 0);
-	if (mount("lnmt-test", mnt, "tmpfs", MS_NOSUID | MS_NODEV, "size=2m")) {
+	/* In a mount namespace of this test's own (its children, lnmt, see it): the tmpfs goes away
+	 * with the test's process, however that ends. */
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("lnmt-test", mnt, "tmpfs", MS_NOSUID | MS_NODEV, "size=2m")) {
 		int e = errno;
 		mnt[0] = '\0';
 		cr_skip_test("cannot mount a 2 MB tmpfs: %s", strerror(e));

@@ -13,6 +13,7 @@
 #include "store_test.h"
 
 #include <signal.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
 
@@ -448,7 +449,10 @@ Test(lifecycle, a_full_disk_says_so, .init = setup, .fini = tmpfs_teardown)
 		cr_skip_test("mounting a 2 MB tmpfs needs root (running as uid %u)", (unsigned)geteuid());
 	snprintf(mnt, sizeof(mnt), "%s/mnt", dir);
 	cr_assert_eq(mkdir(mnt, 0700), 0);
-	if (mount("lnmt-test", mnt, "tmpfs", MS_NOSUID | MS_NODEV, "size=2m")) {
+	/* In a mount namespace of this test's own: the tmpfs goes away with the test's process,
+	 * however that ends. */
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("lnmt-test", mnt, "tmpfs", MS_NOSUID | MS_NODEV, "size=2m")) {
 		int e = errno;
 		rmdir(mnt);
 		mnt[0] = '\0';
