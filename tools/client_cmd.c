@@ -1138,7 +1138,6 @@ int client_device_get(struct rpc_client *c, uint32_t ip, uint32_t history, struc
 
 static void to_sweep(const msgpack_object *m, struct store_sweep *s)
 {
-	static const char *const ended[] = { "all-answered", "wait-elapsed", "interrupted", "failed" };
 	char buf[32];
 
 	memset(s, 0, sizeof(*s));
@@ -1158,11 +1157,10 @@ static void to_sweep(const msgpack_object *m, struct store_sweep *s)
 	s->new_devices = (uint32_t)mu64(m, "new");
 	s->went_up = (uint32_t)mu64(m, "went_up");
 	s->went_down = (uint32_t)mu64(m, "went_down");
+	s->observations = mu64(m, "observations");
 	mstr(m, "ended", buf, sizeof(buf));
-	s->ended = 4; /* unknown: printed "?" */
-	for (uint8_t i = 0; i < 4; i++)
-		if (!strcmp(buf, ended[i]))
-			s->ended = i;
+	if (store_sweep_end_parse(buf, &s->ended))
+		s->ended = STORE_END_COUNT; /* a name this lnmt does not know: printed "unknown" */
 	const msgpack_object *complete = mget(m, "complete");
 	s->complete = complete && complete->type == MSGPACK_OBJECT_BOOLEAN && complete->via.boolean;
 }
@@ -1381,7 +1379,7 @@ int client_scan(struct rpc_client *c, const struct client_scan_req *req)
 	msgpack_object done;
 	while (!done_zone) {
 		if (interrupted && !cancelled) {
-			/* Ctrl-C stops the sweep, which is stored as interrupted; scan.done follows. */
+			/* Ctrl-C stops the sweep, which is stored as stopped; scan.done follows. */
 			cancelled = true;
 			p_init(&p);
 			p_u64(&p, "id", id);
@@ -1459,5 +1457,5 @@ int client_scan(struct rpc_client *c, const struct client_scan_req *req)
 			(unsigned long long)live, elapsed / 1000.0, ended[0] ? ended : state, (unsigned long long)id,
 			(unsigned long long)nnew, (unsigned long long)up, (unsigned long long)down);
 	}
-	return cancelled || !strcmp(state, "interrupted") ? EXIT_INTERRUPTED : 0;
+	return cancelled || !strcmp(state, "stopped") || !strcmp(state, "interrupted") ? EXIT_INTERRUPTED : 0;
 }

@@ -54,7 +54,7 @@ void daemon_config_describe(const struct daemon_config *c, char *buf, size_t len
 /* A finished sweep as scan.status and scan.list report it. */
 struct dsummary {
 	uint64_t id, job_id;
-	char state[16];             /* running, stopping, done, interrupted, failed */
+	char state[16];             /* running, stopping, done, stopped, failed, interrupted */
 	char targets[256];
 	uint8_t probes;             /* STORE_PROBE_* */
 	uint64_t start_us, end_us;

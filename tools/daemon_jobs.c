@@ -175,7 +175,7 @@ int daemon_schedule(struct daemon *d)
 			continue; /* waits for a sweep to end: the end wakes the loop */
 		} else if ((rc = start_job(d, j, &sweep_id, err, sizeof(err)))) {
 			/* A job that cannot start (no route, store full) records why and tries again next time. */
-			struct store_job_run run = { .start_us = now, .end_us = now, .ended = 3 };
+			struct store_job_run run = { .start_us = now, .end_us = now, .ended = STORE_END_FAILED };
 			snprintf(run.error, sizeof(run.error), "%.*s", (int)sizeof(run.error) - 1, err);
 			record(d, j->id, &run);
 			daemon_log("job %llu: cannot start: %s", (unsigned long long)j->id, err);

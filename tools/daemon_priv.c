@@ -141,6 +141,9 @@ int daemon_drop_privileges(const char *user, const char *db_dir, char *err, size
 	snprintf(path, sizeof(path), "%s/lock.mdb", db_dir);
 	if ((rc = chown_if_there(path, pw.pw_uid, pw.pw_gid, err, errlen)))
 		return rc;
+	snprintf(path, sizeof(path), "%s/%s", db_dir, STORE_LOCK_FILE);
+	if ((rc = chown_if_there(path, pw.pw_uid, pw.pw_gid, err, errlen)))
+		return rc;
 
 	if ((rc = trim_bounding_set(err, errlen)))
 		return rc;

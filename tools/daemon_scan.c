@@ -171,6 +171,7 @@ static void on_progress(void *ctx, const struct sweep_progress *p)
 	struct dsweep *sw = ctx;
 	struct progress_note n = { sw->id, sw->job_id, p };
 
+	store_recorder_progress(sw->rec, p->sent);
 	pthread_mutex_lock(&sw->d->lock);
 	sw->prog = *p;
 	sw->sum.sent = p->sent;
@@ -428,7 +429,7 @@ static void *sweep_main(void *arg)
 	fin.sent = stats.sent;
 	fin.replies = stats.replies;
 	fin.live = stats.live;
-	fin.ended = rc ? 3 : stats.ended == SWEEP_END_ALL_ANSWERED ? 0 : stats.ended == SWEEP_END_STOPPED ? 2 : 1;
+	fin.ended = scan_store_end_of(&stats, rc != 0);
 	int src = store_recorder_close(sw->rec, &fin, &stored, serr, sizeof(serr));
 	sw->rec = NULL;
 
@@ -701,7 +702,7 @@ int daemon_scan_start(struct daemon *d, const struct dscan_request *req, uint64_
 		pthread_mutex_unlock(&d->lock);
 		struct store_sweep fin = sw->info;
 		fin.end_us = cli_now_us();
-		fin.ended = 3;
+		fin.ended = STORE_END_FAILED;
 		store_recorder_close(sw->rec, &fin, NULL, serr, sizeof(serr));
 		snprintf(err, errlen, "cannot start the sweep thread: %s", strerror(rc));
 		rc = RPC_E_INTERNAL;

@@ -1057,7 +1057,7 @@ Test(daemon, jobs_run_skip_and_survive_restart)
 	r = call_ok(c, "scan.cancel", p);
 	result_free(&r);
 	wait_note(c, "scan.done", "id", running_sweep, &s, &done);
-	cr_assert_str_eq(get_str(&done.o, "state", buf, sizeof(buf)), "interrupted");
+	cr_assert_str_eq(get_str(&done.o, "state", buf, sizeof(buf)), "stopped");
 	result_free(&done);
 
 	/* A job kept across a restart, with its history. */
@@ -1093,7 +1093,7 @@ Test(daemon, jobs_run_skip_and_survive_restart)
 	cr_assert_eq(lab_stop_server(&D.proc), 0);
 }
 
-Test(daemon, sigterm_stores_the_interrupted_sweep)
+Test(daemon, sigterm_stores_the_stopped_sweep)
 {
 	need_lab();
 	start_lnmtd(&D, NULL);
@@ -1119,7 +1119,7 @@ Test(daemon, sigterm_stores_the_interrupted_sweep)
 	struct result done;
 	wait_note(c, "scan.done", "id", id, &s, &done);
 	char buf[64];
-	cr_assert_str_eq(get_str(&done.o, "state", buf, sizeof(buf)), "interrupted");
+	cr_assert_str_eq(get_str(&done.o, "state", buf, sizeof(buf)), "stopped");
 	uint64_t live = get_u64(&done.o, "live");
 	cr_assert_gt(live, 0);
 	cr_assert_lt(live, 65536);
@@ -1139,7 +1139,7 @@ Test(daemon, sigterm_stores_the_interrupted_sweep)
 	char want[64];
 	snprintf(want, sizeof(want), "{\"id\":%llu,", (unsigned long long)id);
 	cr_assert(!strncmp(o.out, want, strlen(want)), "lnmt sweeps: %s", o.out);
-	cr_assert(strstr(o.out, "\"ended\":\"interrupted\""), "lnmt sweeps: %s", o.out);
+	cr_assert(strstr(o.out, "\"ended\":\"stopped\""), "lnmt sweeps: %s", o.out);
 	cr_assert(strstr(o.out, "\"complete\":true"), "lnmt sweeps: %s", o.out);
 	lab_run_free(&o);
 }
@@ -1248,7 +1248,7 @@ Test(daemon, sighup_reloads_and_busy)
 	struct seen s = { 0 };
 	struct result done;
 	wait_note(c, "scan.done", "id", id, &s, &done);
-	cr_assert_str_eq(get_str(&done.o, "state", buf, sizeof(buf)), "interrupted");
+	cr_assert_str_eq(get_str(&done.o, "state", buf, sizeof(buf)), "stopped");
 	cr_assert_lt(get_u64(&done.o, "sent"), 4096);
 	result_free(&done);
 	wait_log(&D, "store reopened with OFFLINE_AFTER=3");
@@ -1645,10 +1645,22 @@ Test(daemon, start_errors_and_usage)
 		return;
 	}
 	start_lnmtd(&D, NULL);
-	char *second[] = { (char *)bin, "--foreground", "--socket", D.sock, "--db", D.db, NULL };
+	char other_db[160];
+	snprintf(other_db, sizeof(other_db), "%s/other-db", D.dir);
+	char *second[] = { "ip", "netns", "exec", (char *)scan_ns(), (char *)bin, "--foreground", "--socket", D.sock,
+			   "--db", other_db, NULL };
 	run_capture(second, &o);
 	cr_assert_eq(o.status, 1, "socket in use: exit %d %s", o.status, o.out);
 	cr_assert(strstr(o.out, "another server is listening"), "%s", o.out);
+	/* The store in use: one writer per store, and the second daemon names the first. */
+	char sock2[160], want[128];
+	snprintf(sock2, sizeof(sock2), "%s/second.sock", D.dir);
+	char *same_db[] = { "ip", "netns", "exec", (char *)scan_ns(), (char *)bin, "--foreground", "--socket", sock2,
+			    "--db", D.db, NULL };
+	run_capture(same_db, &o);
+	snprintf(want, sizeof(want), "store in use by lnmtd pid %ld", (long)D.proc.pid);
+	cr_assert_eq(o.status, 1, "store in use: exit %d %s", o.status, o.out);
+	cr_assert(strstr(o.out, "lnmtd: cannot open the store") && strstr(o.out, want), "%s", o.out);
 	lab_run_free(&o);
 	cr_assert_eq(lab_stop_server(&D.proc), 0);
 }

@@ -370,19 +370,25 @@ static void expect_usage(const char *const *args, const char *msg)
 Test(client, device_and_sweeps_match_the_store)
 {
 	need_lab();
+	/* One sweep by another process (in the scanner namespace) before lnmtd opens the store, and
+	 * two through lnmtd: the history sweeps.list gives is the store's, whoever swept. */
+	char *const embedded[] = { "ip", "netns", "exec", (char *)scan_ns(), (char *)need_env("LNMT_BIN"), "scan", "-P",
+				   "icmp", "-w", "300ms", "198.19.0.0/29", "--db", db, "-q", "-f", "jsonl", NULL };
+	struct lab_proc *p = run(embedded);
+	cr_assert_eq(p->status, 0, "embedded scan: exit %d: %s", p->status, p->log);
+	free(p);
 	start_lnmtd();
-
-	/* Two sweeps through lnmtd and one by another process on the same store (in the
-	 * scanner namespace): the history sweeps.list gives is the store's, whoever swept. */
 	for (int i = 0; i < 2; i++) {
-		struct lab_proc *p = LNMT("scan", "-P", "icmp", "-w", "300ms", "198.19.0.0/28", "-q", "-f", "jsonl");
+		p = LNMT("scan", "-P", "icmp", "-w", "300ms", "198.19.0.0/28", "-q", "-f", "jsonl");
 		cr_assert_eq(p->status, 0, "scan through lnmtd: exit %d: %s", p->status, p->log);
 		free(p);
 	}
-	struct lab_proc *p = run((char *const[]){ "ip", "netns", "exec", (char *)scan_ns(), (char *)need_env("LNMT_BIN"),
-					      "scan", "-P", "icmp", "-w", "300ms", "198.19.0.0/29", "--db", db, "-q",
-					      "-f", "jsonl", NULL });
-	cr_assert_eq(p->status, 0, "embedded scan on lnmtd's store: exit %d: %s", p->status, p->log);
+	/* While lnmtd holds the store, a sweep of another process is refused, and says where to go. */
+	p = run(embedded);
+	char want[96];
+	snprintf(want, sizeof(want), "store in use by lnmtd pid %ld: run the sweep through it with --socket", (long)D.pid);
+	cr_assert(p->status == 1 && strstr(p->log, want), "embedded scan on lnmtd's store: exit %d: %s", p->status,
+		  p->log);
 	free(p);
 	p = LNMT("device", "198.19.0.3", "--name", "printer", "--note", "2nd floor, \"toner\"");
 	cr_assert_eq(p->status, 0, "device --name: exit %d: %s", p->status, p->log);
