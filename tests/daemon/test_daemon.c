@@ -47,10 +47,12 @@ extern char **environ;
 
 /* Runs argv to its end, stdout and stderr together in o->out. What o held is freed first (start
  * from { 0 }); free the last with lab_run_free(). */
+/* Runs argv to its end; as root in a network namespace of its own with nothing in it, so that a
+ * daemon started here to see an error could not send a packet anywhere even if it tried. */
 static void run_capture(char *const argv[], struct lab_run *o)
 {
 	lab_run_free(o);
-	*o = lab_capture(argv, LAB_RUN_MERGE);
+	*o = lab_capture(argv, LAB_RUN_MERGE | LAB_RUN_EMPTY_NETNS);
 }
 
 static bool have_lab_tools(void)
@@ -1389,7 +1391,7 @@ static struct lab_run run_as(const char *user, bool init_groups, const char *con
 		argv[n++] = (char *)*args;
 	}
 	argv[n] = NULL;
-	return lab_capture(argv, 0);
+	return lab_capture(argv, LAB_RUN_EMPTY_NETNS); /* no network: the unix socket is all it needs */
 }
 
 /* lnmt ARGS as user: exit status and stderr checked against want_status and want_err (the whole

@@ -45,8 +45,11 @@ static struct lab_proc *run(char *const argv[])
 	return p;
 }
 
-/* lnmt ARGS...: a NULL-terminated list. */
-#define LNMT(...) run((char *const[]){ (char *)need_env("LNMT_BIN"), __VA_ARGS__, NULL })
+/* lnmt ARGS...: a NULL-terminated list, run in the lab's scanner namespace. Every command here
+ * is meant for lnmtd, but a scan that found no daemon would sweep in-process: only there is
+ * that safe. */
+#define LNMT(...) run((char *const[]){ "ip", "netns", "exec", (char *)scan_ns(), (char *)need_env("LNMT_BIN"), \
+				     __VA_ARGS__, NULL })
 
 static unsigned count_lines(const char *s, const char *with)
 {
@@ -517,7 +520,8 @@ Test(client, slow_reader_watch)
 	struct lab_proc *s = malloc(sizeof(*s));
 	cr_assert_not_null(s);
 	lab_proc_init(s);
-	lab_proc_start(s, (char *const[]){ (char *)need_env("LNMT_BIN"), "scan", "-P", "icmp", "198.19.0.0/16", "-q", NULL },
+	lab_proc_start(s, (char *const[]){ "ip", "netns", "exec", (char *)scan_ns(), (char *)need_env("LNMT_BIN"), "scan",
+					   "-P", "icmp", "198.19.0.0/16", "-q", NULL },
 		       LAB_PROC_STDERR);
 	int st = lab_proc_stop(s, 0, 60000);
 	cr_assert_eq(st, 0, "the sweep through lnmtd: exit %d: %.500s", st, s->log);
