@@ -9,6 +9,8 @@
 #ifndef LNMT_HTTP_H
 #define LNMT_HTTP_H
 
+#include "http_parse.h"
+
 #include <jansson.h>
 #include <msgpack.h>
 #include <stdbool.h>
@@ -16,7 +18,6 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define HTTP_MAX_BODY (64u * 1024)      /* larger request bodies get 413 */
 #define HTTP_GZIP_MIN 1024               /* bodies from this size are gzipped when asked */
 
 struct http_config {
@@ -25,7 +26,7 @@ struct http_config {
 	const char *socket;              /* lnmtd's RPC socket */
 	const char *token;               /* NULL: no Authorization needed */
 	unsigned threads;                /* MHD worker threads (each with its RPC connection) */
-	unsigned timeout_s;              /* idle connection timeout */
+	unsigned timeout_s;              /* deadline of a request (and idle timeout), seconds */
 	unsigned cache_ms;               /* how long read-only answers may be reused (0: never) */
 };
 

@@ -2,7 +2,9 @@
 /*
  * http_int.h: what lnmt-http's files share (not part of the API in http.h).
  *
- *   http_server.c     libmicrohttpd set-up, request intake and the route table
+ *   http_front.c      the listening socket: heads checked before libmicrohttpd, deadlines, client log
+ *   http_parse.c      pure request parsing (http_parse.h): heads, targets, routes, queries, bodies
+ *   http_server.c     libmicrohttpd set-up, request intake and the routes' handlers
  *   http_reply.c      responses: JSON, errors, gzip, ETag/304
  *   http_request.c    query strings and JSON bodies -> RPC params (400 on anything wrong)
  *   http_rpc.c        the worker thread's RPC client, and proxying one call to one response
@@ -19,15 +21,21 @@
 
 #include <microhttpd.h>
 
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #define HTTP_RPC_TIMEOUT_MS 10000
 
+#define HTTP_CONN_LIMIT 8192  /* connections the front holds; libmicrohttpd serves as many again */
+
+struct http_front;
 struct http_server {
 	struct MHD_Daemon *mhd;
+	struct http_front *front;
 	struct http_config cfg;
 	unsigned port;
 };
@@ -43,6 +51,10 @@ struct req {
 	size_t len;
 	bool too_large;
 	bool answered;
+	bool seen;        /* on_request's first call (headers in) is done */
+	bool close;       /* answer with Connection: close (the request's framing is in doubt) */
+	unsigned bad;     /* the target was refused (URI log callback): this status, with why */
+	char why[160];
 };
 
 static inline uint64_t http_mono_us(void)
@@ -80,6 +92,8 @@ enum MHD_Result http_send_text_cached(struct MHD_Connection *c, struct req *r, u
 				      unsigned flags);
 /* j (taken) as compact JSON text with a trailing newline, malloc'ed; NULL if out of memory. */
 char *http_json_text(json_t *j, size_t *len);
+/* {"error": {"code": <name of status>, "message": msg}} and a newline, malloc'ed; NULL if out of memory. */
+char *http_error_text(unsigned status, const char *msg, size_t *len);
 /* {"error": {"code": <name of status>, "message": ...}} */
 enum MHD_Result http_send_error(struct MHD_Connection *c, struct req *r, unsigned status, const char *allow,
 				const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -101,8 +115,6 @@ json_t *http_query_params(struct MHD_Connection *c, struct req *r, const char *c
 			  enum MHD_Result *ret);
 /* The body as a JSON object. */
 json_t *http_body_object(struct MHD_Connection *c, struct req *r, enum MHD_Result *ret);
-/* A decimal id of up to 18 digits. */
-bool http_parse_id(const char *s, uint64_t *id);
 
 /* ---- RPC (http_rpc.c) ---- */
 /* Calls method on the worker thread's client, (re)connecting as needed, and returns the result as
@@ -163,6 +175,41 @@ void http_cached_put(struct http_cached *e);
 enum MHD_Result http_cached_send(struct MHD_Connection *c, struct req *r, struct http_cached *e, unsigned flags);
 /* Everything cached is stale (lnmtd reported a change, or a request changed something). */
 void http_cache_invalidate(void);
+
+/* ---- the front (http_front.c) ---- */
+enum http_event {
+	HTTP_EV_HEAD_TIMEOUT,    /* 408: a head not complete by the deadline */
+	HTTP_EV_REQUEST_TIMEOUT, /* a later request on a kept-alive connection late: shut down */
+	HTTP_EV_REFUSED,         /* a head refused with a JSON error (400, 411, 413, 414, 431, 501, 505) */
+	HTTP_EV_CLIENT_GONE,     /* the client left before its head was complete */
+	HTTP_EV_OVER_LIMIT,      /* refused at the connection limit */
+	HTTP_EV_LIBRARY,         /* a message from libmicrohttpd (about a client, as a rule) */
+	HTTP_EV_COUNT
+};
+/* Binds cfg's address (port 0: any) and listens; NULL with errno set on failure. */
+struct http_front *http_front_open(const struct http_config *cfg);
+unsigned http_front_port(const struct http_front *f);
+/* Starts the front's thread, which hands checked connections to mhd (a daemon started with
+ * MHD_USE_NO_LISTEN_SOCKET and the callbacks below, f as their cls). 0 or -errno. */
+int http_front_start(struct http_front *f, struct MHD_Daemon *mhd);
+/* Stops accepting and joins the thread (before MHD_stop_daemon); http_front_close (after it)
+ * also closes the connections the front still holds and frees f. Both accept NULL. */
+void http_front_stop(struct http_front *f);
+void http_front_close(struct http_front *f);
+/* MHD_OPTION_NOTIFY_CONNECTION (cls: the front). */
+void http_front_notify(void *cls, struct MHD_Connection *mc, void **socket_context,
+		       enum MHD_ConnectionNotificationCode code);
+/* MHD_OPTION_EXTERNAL_LOGGER (cls: the front): rate-limited, counted. */
+void http_front_mhd_log(void *cls, const char *fmt, va_list ap);
+/* A line about a client on stderr, at most a few per ten seconds (the rest counted). */
+void http_front_log(struct http_front *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void http_front_count(struct http_front *f, enum http_event ev);
+/* The request on mc is in (it is being answered: no deadline until it is completed). */
+void http_front_busy(struct MHD_Connection *mc);
+/* The request on mc was completed: the next one is due by the deadline. */
+void http_front_completed(struct http_front *f, struct MHD_Connection *mc);
+/* The front's counters for /metrics. */
+void http_front_metrics(struct http_front *f, FILE *out);
 
 /* ---- handlers ---- */
 enum MHD_Result http_health(struct MHD_Connection *c, struct req *r);

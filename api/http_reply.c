@@ -22,9 +22,14 @@ static const char *err_code_name(unsigned status)
 	case 401: return "UNAUTHORIZED";
 	case 404: return "NOT_FOUND";
 	case 405: return "METHOD_NOT_ALLOWED";
+	case 408: return "TIMEOUT";
+	case 411: return "LENGTH_REQUIRED";
 	case 413: return "TOO_LARGE";
+	case 414: return "URI_TOO_LONG";
+	case 431: return "HEADERS_TOO_LARGE";
 	case 501: return "NOT_IMPLEMENTED";
 	case 503: return "UNAVAILABLE";
+	case 505: return "VERSION_NOT_SUPPORTED";
 	default: return "INTERNAL";
 	}
 }
@@ -147,6 +152,8 @@ enum MHD_Result http_send_text(struct MHD_Connection *c, struct req *r, unsigned
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
 	if (status == 401)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"lnmt\"");
+	if (r->close)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	enum MHD_Result ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 	r->answered = true;
@@ -213,8 +220,24 @@ enum MHD_Result http_send_error(struct MHD_Connection *c, struct req *r, unsigne
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", err_code_name(status), "message", msg);
-	return http_send_json(c, r, status, j, R_NOSTORE, allow, NULL);
+	size_t len;
+	char *text = http_error_text(status, msg, &len);
+	if (!text)
+		return MHD_NO;
+	return http_send_text(c, r, status, text, len, "application/json", R_NOSTORE, allow, NULL);
+}
+
+char *http_error_text(unsigned status, const char *msg, size_t *len)
+{
+	/* messages quote what the client sent: anything but printable ASCII becomes '?', so that the
+	 * text is valid UTF-8 (json_pack refuses anything else) and safe in a terminal */
+	char clean[512];
+	size_t n = 0;
+	for (; msg[n] && n < sizeof(clean) - 1; n++)
+		clean[n] = (unsigned char)msg[n] >= 0x20 && (unsigned char)msg[n] < 0x7f ? msg[n] : '?';
+	clean[n] = '\0';
+	json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", err_code_name(status), "message", clean);
+	return j ? http_json_text(j, len) : NULL;
 }
 
 enum MHD_Result http_send_prepared(struct MHD_Connection *c, struct req *r, unsigned status,

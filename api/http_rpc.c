@@ -44,6 +44,11 @@ static int call_msgpack(const char *method, const json_t *params, msgpack_zone *
 		struct rpc_client *client = pthread_getspecific(client_key);
 		if (!client) {
 			int rc = rpc_client_connect(&client, http_srv->cfg.socket);
+			if (rc == -EACCES) {
+				rpc_connect_error(rc, http_srv->cfg.socket, err, errlen);
+				http_observe_rpc(0, true);
+				return rc;
+			}
 			if (rc < 0) {
 				snprintf(err, errlen, "lnmtd does not answer on %s: %s", http_srv->cfg.socket, strerror(-rc));
 				http_observe_rpc(0, true);
@@ -89,7 +94,10 @@ struct rpc_client *http_subscribe(const json_t *topics, json_t **reply, int *rc,
 {
 	struct rpc_client *client;
 	if ((*rc = rpc_client_connect(&client, http_srv->cfg.socket)) < 0) {
-		snprintf(err, errlen, "lnmtd does not answer on %s: %s", http_srv->cfg.socket, strerror(-*rc));
+		if (*rc == -EACCES)
+			rpc_connect_error(*rc, http_srv->cfg.socket, err, errlen);
+		else
+			snprintf(err, errlen, "lnmtd does not answer on %s: %s", http_srv->cfg.socket, strerror(-*rc));
 		return NULL;
 	}
 	rpc_client_set_timeout(client, HTTP_RPC_TIMEOUT_MS);

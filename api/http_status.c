@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const unsigned codes[] = { 200, 201, 202, 204, 304, 400, 401, 404, 405, 413, 500, 501, 503 };
+static const unsigned codes[] = { 200, 201, 202, 204, 304, 400, 401, 404, 405, 408, 411, 413, 414, 431, 500, 501, 503, 505 };
 #define NCODES (sizeof(codes) / sizeof(codes[0]))
 static const double buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 				  0.5, 1, 2.5, 5, 10 };
@@ -222,6 +222,7 @@ enum MHD_Result http_metrics(struct MHD_Connection *c, struct req *r)
 	histogram_print(f, "lnmt_http_request_seconds", "HTTP request latency (answers from the cache included).",
 			offsetof(struct slot, http));
 	histogram_print(f, "lnmt_http_rpc_seconds", "Latency of lnmt-http's RPC calls to lnmtd.", offsetof(struct slot, rpc));
+	http_front_metrics(http_srv->front, f);
 	fclose(f);
 	return http_send_text(c, r, 200, text, len, "text/plain; version=0.0.4", R_NOSTORE, NULL, NULL);
 }

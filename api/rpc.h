@@ -150,6 +150,14 @@ struct rpc_client;
 /* Connects to path (NULL: rpc_default_socket()). 0, or -ENOENT / -ECONNREFUSED (no server),
  * -EACCES, -ENAMETOOLONG, -ENOMEM. One client is for one thread at a time. */
 int rpc_client_connect(struct rpc_client **out, const char *path);
+/*
+ * One line saying why rpc_client_connect(path) failed with rc, into buf; returns buf. For
+ * -EACCES it names what refused and whose group would let the user in: "permission denied on
+ * PATH: your user is not in group G" (G the socket's group, or that of a directory on the way
+ * the user may not search), "... your user is in group G, but this login is not yet (log in
+ * again)", or the mode when the group is ours. Otherwise "PATH: strerror".
+ */
+char *rpc_connect_error(int rc, const char *path, char *buf, size_t len);
 /* The connection's socket, for poll() only: reading it directly would lose messages. */
 int rpc_client_fd(const struct rpc_client *c);
 /* Sends what rpc_send() left queued if the socket takes it now, then closes. NULL is fine. */

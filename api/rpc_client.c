@@ -6,11 +6,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -105,6 +109,106 @@ fail_close:
 fail_free:
 	free(c);
 	return rc;
+}
+
+/* ---- why a connect was refused ---- */
+
+static void group_name(gid_t gid, char *buf, size_t len)
+{
+	struct group gr, *res = NULL;
+	char tmp[4096];
+
+	if (getgrgid_r(gid, &gr, tmp, sizeof(tmp), &res) == 0 && res)
+		snprintf(buf, len, "%s", gr.gr_name);
+	else
+		snprintf(buf, len, "gid %u", (unsigned)gid);
+}
+
+static bool gid_in(gid_t gid, const gid_t *v, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (v[i] == gid)
+			return true;
+	return false;
+}
+
+/* Whether this process has gid among its groups. */
+static bool process_in_group(gid_t gid)
+{
+	int n = getgroups(0, NULL);
+	gid_t *v = n > 0 ? calloc((size_t)n, sizeof(*v)) : NULL;
+	bool in = getegid() == gid;
+
+	if (v && (n = getgroups(n, v)) > 0)
+		in = in || gid_in(gid, v, n);
+	free(v);
+	return in;
+}
+
+/* Whether the group database lists this user in gid (true also when the login predates it). */
+static bool user_listed_in_group(gid_t gid)
+{
+	struct passwd pw, *res = NULL;
+	char tmp[4096];
+	int n = 64;
+	bool in = false;
+
+	if (getpwuid_r(geteuid(), &pw, tmp, sizeof(tmp), &res) || !res)
+		return false;
+	for (int attempt = 0; attempt < 2 && !in; attempt++) {
+		gid_t *v = calloc((size_t)n, sizeof(*v));
+		if (!v)
+			return false;
+		int got = n;
+		if (getgrouplist(pw.pw_name, pw.pw_gid, v, &got) >= 0) {
+			in = gid_in(gid, v, got);
+			attempt = 2; /* it fitted */
+		} else {
+			n = got; /* the size it needs */
+		}
+		free(v);
+	}
+	return in;
+}
+
+char *rpc_connect_error(int rc, const char *path, char *buf, size_t len)
+{
+	char obj[PATH_MAX], grp[64];
+	struct stat st;
+	bool found = false, is_dir = false;
+
+	if (rc != -EACCES) {
+		snprintf(buf, len, "%s: %s", path, strerror(rc < 0 ? -rc : rc));
+		return buf;
+	}
+	/* What refused us: the socket's own mode, or a directory on the way we may not search. */
+	snprintf(obj, sizeof(obj), "%s", path);
+	if (stat(path, &st) == 0) {
+		found = true;
+	} else if (errno == EACCES) {
+		for (char *p = strchr(obj + 1, '/'); p && !found; p = strchr(p + 1, '/')) {
+			*p = '\0';
+			if (faccessat(AT_FDCWD, obj, X_OK, AT_EACCESS) != 0 && errno == EACCES && stat(obj, &st) == 0)
+				found = is_dir = true;
+			else
+				*p = '/';
+		}
+	}
+	if (!found) {
+		snprintf(buf, len, "permission denied on %s", path);
+		return buf;
+	}
+	group_name(st.st_gid, grp, sizeof(grp));
+	if (process_in_group(st.st_gid))
+		snprintf(buf, len, "permission denied on %s (%s is mode %04o, group %s)", path, obj,
+			 (unsigned)(st.st_mode & 07777), grp);
+	else if (user_listed_in_group(st.st_gid))
+		snprintf(buf, len, "permission denied on %s: your user is in group %s, but this login is not yet "
+			 "(log in again)", path, grp);
+	else
+		snprintf(buf, len, "permission denied on %s: your user is not in group %s%s%s%s", path, grp,
+			 is_dir ? " (the group of " : "", is_dir ? obj : "", is_dir ? ")" : "");
+	return buf;
 }
 
 void rpc_client_set_timeout(struct rpc_client *c, int timeout_ms)

@@ -93,6 +93,7 @@ static double record(struct store *st, uint64_t start_us, const struct store_res
 	info.end_us = start_us + 1000000;
 	info.sent = N_DEV;
 	info.replies = info.live = n;
+	info.ended = STORE_END_WAIT; /* it probed everything: its silences are misses */
 	if (store_recorder_close(rec, &info, NULL, err, sizeof(err))) {
 		fprintf(stderr, "store_bench: %s\n", err);
 		return -1;

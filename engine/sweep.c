@@ -313,9 +313,9 @@ static enum sweep_end wait_quiet(struct sweep *sw, uint64_t cap, uint64_t not_be
 		uint64_t last_reply = sweep_load(&sw->last_reply_ns);
 		uint64_t since = last_reply > sw->last_probe_ns ? last_reply : sw->last_probe_ns;
 		uint64_t due = since + quiet > not_before ? since + quiet : not_before;
+		st->rtt_high_ns = high;
 		if (now >= due) {
 			st->quiet_ns = now - since;
-			st->rtt_high_ns = high;
 			why = SWEEP_END_QUIET;
 			break;
 		}

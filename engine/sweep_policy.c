@@ -4,7 +4,9 @@
 
 #define HIGH_QUANTILE 0.999
 #define HIGH_QUANTILE_MIN_SAMPLES 1000
-#define DENSE_SILENT_PERCENT 1
+/* Dense: at least 9 in 10 targets answered. A silent address among them is the exception, and
+ * more likely a slow host (a phone in power save) or an unlucky one than an absent one. */
+#define DENSE_SILENT_PERCENT 10
 /* Another pass while this many live pairs are still expected to be missed. */
 #define MISSED_WORTH_A_PASS 0.5
 /* Loss this high is not the random loss of a healthy path (a few percent at most) but a path

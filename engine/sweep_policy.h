@@ -58,8 +58,8 @@ uint64_t sweep_quiet_ns(const struct rtt_hist *hists, unsigned n, const struct q
 			uint64_t *rtt_high);
 
 /*
- * Stragglers: on a dense network (at most 1% of the probes unanswered, at least one) the silent
- * few are more likely slow or unlucky than absent, so the sweep listens for them up to the cap.
+ * Stragglers: on a dense network (at most 10% of the probes unanswered, at least one) the silent
+ * few are more likely slow or unlucky than absent, so the sweep listens for them a while.
  */
 bool sweep_dense_silence(uint64_t unanswered, uint64_t probes);
 

@@ -3,6 +3,7 @@
 #include "targets.h"
 
 #include "err.h"
+#include "opt.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -137,7 +138,7 @@ static int add_one(struct target_set *s, bool exclude, const char *spec, char *e
 		       : push(&s->incl, &s->n_incl, &s->cap_incl, r);
 }
 
-/* Strips comments and surrounding blanks in place; returns the first token or NULL. */
+/* Strips comments and surrounding blanks in place; returns what is left, or NULL when nothing. */
 static char *line_spec(char *line)
 {
 	char *hash = strchr(line, '#');
@@ -151,41 +152,105 @@ static char *line_spec(char *line)
 	return *line ? line : NULL;
 }
 
+/*
+ * Reads the next line of f into buf (TARGET_LINE_MAX + 1 bytes) without its newline: 1, or 0 at
+ * the end of the file. A line longer than TARGET_LINE_MAX is -E2BIG and is not read further, so
+ * a huge one-line file costs no more memory than a short one; a NUL byte (not a text file) is
+ * -EILSEQ; a read error -errno.
+ */
+static int read_line(FILE *f, char *buf)
+{
+	size_t n = 0;
+	int ch;
+
+	errno = 0;
+	while ((ch = getc_unlocked(f)) != EOF && ch != '\n') {
+		if (ch == '\0')
+			return -EILSEQ;
+		if (n == TARGET_LINE_MAX)
+			return -E2BIG;
+		buf[n++] = (char)ch;
+	}
+	if (ch == EOF && ferror(f))
+		return errno ? -errno : -EIO;
+	if (ch == EOF && n == 0)
+		return 0;
+	buf[n] = '\0';
+	return 1;
+}
+
+#define EMPTY_ITEM "empty item in the list (two commas, or a comma at an end)"
+
+/*
+ * Adds the specs of one line: several may share it, separated by blanks or by one comma
+ * ("a b", "a,b", "a, b"), as people paste lists. Two commas in a row, or a comma at either end,
+ * leave an empty item: an error, as in every list lnmt takes. LNMT_E_PARSE with why on a bad
+ * spec or list; -ENOMEM.
+ */
+static int add_line(struct target_set *s, bool exclude, char *line, char *why, size_t whylen)
+{
+	char *p = line;
+
+	for (bool first = true;; first = false) {
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == ',') {
+			if (first)
+				goto empty;
+			p++;
+			while (isspace((unsigned char)*p))
+				p++;
+			if (!*p || *p == ',')
+				goto empty;
+		}
+		if (!*p)
+			return 0;
+		char *start = p;
+		while (*p && !isspace((unsigned char)*p) && *p != ',')
+			p++;
+		char sep = *p;
+		*p = '\0';
+		int rc = add_one(s, exclude, start, why, whylen);
+		*p = sep;
+		if (rc)
+			return rc;
+	}
+empty:
+	snprintf(why, whylen, EMPTY_ITEM);
+	return LNMT_E_PARSE;
+}
+
 static int add_file(struct target_set *s, bool exclude, const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
-	char *line = NULL;
-	size_t cap = 0;
+	char line[TARGET_LINE_MAX + 1], why[TARGET_ERR_LEN];
 	unsigned lineno = 0;
-	int rc = 0;
+	int rc;
 
 	if (!f) {
 		rc = -errno;
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return rc;
 	}
-	while (getline(&line, &cap, f) >= 0) {
+	while ((rc = read_line(f, line)) > 0) {
 		lineno++;
 		char *spec = line_spec(line);
-		if (!spec)
-			continue;
-		/* Allow several blank-separated specs on a line, as people paste lists. */
-		for (char *save = NULL, *tok = strtok_r(spec, " \t,", &save); tok;
-		     tok = strtok_r(NULL, " \t,", &save)) {
-			char why[TARGET_ERR_LEN];
-			rc = add_one(s, exclude, tok, why, sizeof(why));
-			if (rc) {
-				snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
-				goto out;
-			}
+		if (spec && (rc = add_line(s, exclude, spec, why, sizeof(why)))) {
+			snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
+			goto out;
 		}
 	}
-	if (ferror(f)) {
-		rc = -EIO;
-		snprintf(err, errlen, "%s: read error", path);
+	if (rc == -E2BIG) {
+		snprintf(err, errlen, "%s:%u: line longer than %d bytes (the most one line may hold)", path, lineno + 1,
+			 TARGET_LINE_MAX);
+		rc = LNMT_E_PARSE;
+	} else if (rc == -EILSEQ) {
+		snprintf(err, errlen, "%s:%u: NUL byte in the line (not a text file?)", path, lineno + 1);
+		rc = LNMT_E_PARSE;
+	} else if (rc < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
 	}
 out:
-	free(line);
 	fclose(f);
 	return rc;
 }
@@ -288,6 +353,11 @@ int target_set_finalize(struct target_set *s)
 
 	s->n_incl = merge(s->incl, s->n_incl);
 	s->n_excl = merge(s->excl, s->n_excl);
+	/* Merged, a union that holds all the public space is one range. */
+	s->covers_public = false;
+	for (size_t i = 0; i < s->n_incl; i++)
+		if (s->incl[i].first <= never_probe[0].last + 1 && s->incl[i].last >= never_probe[1].first - 1)
+			s->covers_public = true;
 	if ((rc = subtract(s, s->excl, s->n_excl)))
 		return rc;
 	/* The never-probed ranges go last, so the CLI can say how many of the user's went. */
@@ -308,6 +378,22 @@ int target_set_finalize(struct target_set *s)
 	s->n_reserved_dropped = before - s->count;
 	s->finalized = true;
 	return s->count ? 0 : LNMT_E_EMPTY;
+}
+
+bool target_set_is_large(const struct target_set *s, char *why, size_t whylen)
+{
+	if (s->count > TARGET_LARGE && s->covers_public)
+		snprintf(why, whylen, "%llu addresses to sweep (all of 0.0.0.0/0's public space), more than %llu",
+			 (unsigned long long)s->count, (unsigned long long)TARGET_LARGE);
+	else if (s->count > TARGET_LARGE)
+		snprintf(why, whylen, "%llu addresses to sweep, more than %llu", (unsigned long long)s->count,
+			 (unsigned long long)TARGET_LARGE);
+	else if (s->covers_public)
+		snprintf(why, whylen, "the targets hold all of 0.0.0.0/0's public space (%llu addresses after exclusions)",
+			 (unsigned long long)s->count);
+	else
+		return false;
+	return true;
 }
 
 uint32_t target_set_addr(const struct target_set *s, uint64_t idx)
@@ -379,6 +465,11 @@ int port_list_parse(struct port_list *pl, const char *spec, char *err, size_t er
 		return -ENOMEM;
 	if (!*spec) {
 		rc = port_fail(err, errlen, spec, "empty port list");
+		goto out;
+	}
+	if (opt_list_has_empty(spec)) {
+		snprintf(err, errlen, "bad port list '%s': " EMPTY_ITEM, spec);
+		rc = LNMT_E_PARSE;
 		goto out;
 	}
 	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {

@@ -15,14 +15,16 @@
  *   jobs      id(8 BE)          -> u8 version 1, u64 id, created_us, every_s, rate_pps,
  *                                  next_run_us, runs, skipped, str8 name, str16 targets,
  *                                  str8 probes, str8 ports, str8 cron, run (below, last_run)
- *   job_runs  id(8 BE) seq(8 BE) -> run: u8 version 1, u64 start_us, end_us, sweep_id, found,
+ *   job_runs  id(8 BE) seq(8 BE) -> run: u8 version 2, u64 start_us, end_us, sweep_id, found,
  *                                  u8 flags (1: skipped), u8 ended, str8 error
+ * A run of version 1 (schema 2) numbered `ended` as schema 2's sweeps did; it is read as enum
+ * store_sweep_end (schema_end_from_v2) and rewritten as version 2 whenever its job is.
  * seq is the job's runs + skipped before the run was recorded, so a job's runs sort oldest first
  * and trimming the history deletes from the front of the job's key range.
  */
 
 #define JOB_VERSION 1
-#define RUN_VERSION 1
+#define RUN_VERSION 2
 #define JOB_MAX_LEN 1024
 #define RUN_MAX_LEN 256
 #define META_NEXT_JOB "next_job_id"
@@ -150,7 +152,8 @@ static void enc_run(struct enc *e, const struct store_job_run *r)
 static void dec_run(struct dec *d, struct store_job_run *r)
 {
 	memset(r, 0, sizeof(*r));
-	if (d8(d) != RUN_VERSION)
+	uint8_t version = d8(d);
+	if (version != 1 && version != RUN_VERSION)
 		d->bad = true;
 	r->start_us = d64(d);
 	r->end_us = d64(d);
@@ -158,6 +161,9 @@ static void dec_run(struct dec *d, struct store_job_run *r)
 	r->found = d64(d);
 	r->skipped = d8(d) & 1;
 	r->ended = d8(d);
+	/* Every version 1 run was recorded when it ended (or was skipped). */
+	if (version == 1)
+		r->ended = schema_end_from_v2(r->ended, true);
 	d_str(d, r->error, sizeof(r->error), 1);
 }
 

@@ -250,11 +250,19 @@ out:
 
 /* ---- check ---- */
 
+/* Observations per sweep, in sweep order (the observations' key order). */
+struct sweep_count {
+	uint64_t id, n;
+};
+
 struct check {
 	struct store_check_report r;
 	char *err;
 	size_t errlen;
 	const char *path;
+	struct sweep_count *per_sweep;
+	size_t n_sweeps, cap_sweeps;
+	bool oom;
 };
 
 static void problem(struct check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -279,6 +287,25 @@ static const char *ip_text(uint32_t ip, char buf[16])
 }
 
 enum rec_kind { KIND_OBS, KIND_ROLLUP, KIND_CHANGE };
+
+static void count_obs(struct check *c, uint64_t sweep_id)
+{
+	if (c->n_sweeps && c->per_sweep[c->n_sweeps - 1].id == sweep_id) {
+		c->per_sweep[c->n_sweeps - 1].n++;
+		return;
+	}
+	if (c->n_sweeps == c->cap_sweeps) {
+		size_t cap = c->cap_sweeps ? 2 * c->cap_sweeps : 256;
+		struct sweep_count *p = realloc(c->per_sweep, cap * sizeof(*p));
+		if (!p) {
+			c->oom = true;
+			return;
+		}
+		c->per_sweep = p;
+		c->cap_sweeps = cap;
+	}
+	c->per_sweep[c->n_sweeps++] = (struct sweep_count){ sweep_id, 1 };
+}
 
 /* The addresses of every device, sorted (the devices database's order), for the membership
  * checks: one bsearch per record instead of one B-tree lookup. */
@@ -325,6 +352,7 @@ static int check_history(struct check *c, struct store *st, MDB_txn *txn, MDB_db
 		if (kind == KIND_OBS) {
 			struct schema_obs o = { 0 };
 			bad = schema_obs_decode(&o, v.mv_data, v.mv_size, st->version) != 0;
+			count_obs(c, schema_get_be64(k.mv_data));
 		} else if (kind == KIND_ROLLUP) {
 			struct schema_totals t;
 			bad = schema_totals_decode(&t, v.mv_data, v.mv_size) != 0;
@@ -377,10 +405,34 @@ static int check_devices(struct check *c, struct store *st, MDB_txn *txn, struct
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* A sweep as store_sweeps_list() shows it: running, interrupted, or ended. */
+static void classify_sweep(struct check *c, struct store *st, struct store_writer_view *w,
+			   const struct store_sweep *s)
+{
+	struct store_sweep seen = *s;
+
+	if (s->ended != STORE_END_RUNNING && s->ended != STORE_END_INTERRUPTED)
+		return;
+	if (s->ended == STORE_END_RUNNING && store_sweep_settle(st, w, &seen))
+		seen = *s;
+	if (seen.ended == STORE_END_RUNNING) {
+		c->r.running++;
+	} else if (seen.ended == STORE_END_INTERRUPTED) {
+		/* Walked oldest first: keep the newest ids, newest first. */
+		size_t keep = sizeof(c->r.interrupted_ids) / sizeof(c->r.interrupted_ids[0]);
+		memmove(c->r.interrupted_ids + 1, c->r.interrupted_ids, (keep - 1) * sizeof(c->r.interrupted_ids[0]));
+		c->r.interrupted_ids[0] = s->id;
+		c->r.interrupted++;
+	}
+}
+
 static int check_sweeps(struct check *c, struct store *st, MDB_txn *txn)
 {
 	MDB_val nk = { strlen(SCHEMA_META_NEXT_SWEEP), SCHEMA_META_NEXT_SWEEP }, k, v;
 	uint64_t next = 0, max_id = 0;
+	struct store_writer_view w = { 0 };
+	size_t oi = 0; /* into c->per_sweep */
+	char a[32], b[32];
 	MDB_cursor *cur;
 	int rc;
 
@@ -393,7 +445,7 @@ static int check_sweeps(struct check *c, struct store *st, MDB_txn *txn)
 		return rc;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		struct store_sweep s;
-		if (k.mv_size != 8 || schema_sweep_decode(&s, v.mv_data, v.mv_size)) {
+		if (k.mv_size != 8 || schema_sweep_decode(&s, v.mv_data, v.mv_size, st->version)) {
 			problem(c, "sweep record: bad key or record (%zu bytes)", v.mv_size);
 			continue;
 		}
@@ -402,10 +454,21 @@ static int check_sweeps(struct check *c, struct store *st, MDB_txn *txn)
 				(unsigned long long)s.id);
 		if (s.id > max_id)
 			max_id = s.id;
+		/* Its observations and its record's count are committed together, running or not. */
+		for (; oi < c->n_sweeps && c->per_sweep[oi].id < s.id; oi++)
+			problem(c, "observations of sweep %llu, which has no record",
+				(unsigned long long)c->per_sweep[oi].id);
+		uint64_t held = oi < c->n_sweeps && c->per_sweep[oi].id == s.id ? c->per_sweep[oi++].n : 0;
+		if (!c->oom && held != s.observations)
+			problem(c, "sweep %llu: its record counts %s observations, the store holds %s",
+				(unsigned long long)s.id, store_count_text(s.observations, a), store_count_text(held, b));
+		classify_sweep(c, st, &w, &s);
 	}
 	mdb_cursor_close(cur);
 	if (rc != MDB_NOTFOUND)
 		return rc;
+	for (; !c->oom && oi < c->n_sweeps; oi++)
+		problem(c, "observations of sweep %llu, which has no record", (unsigned long long)c->per_sweep[oi].id);
 	if (next && max_id >= next)
 		problem(c, "meta: next sweep id %llu is not above the last sweep %llu", (unsigned long long)next,
 			(unsigned long long)max_id);
@@ -496,6 +559,9 @@ int store_check(struct store *st, struct store_check_report *out, char *err, siz
 	}
 	store_rd_end(&rd);
 	free(ips.v);
+	free(c.per_sweep);
+	if (!rc && c.oom)
+		rc = -ENOMEM;
 	if (rc) {
 		rc = store_errno(rc);
 		store_err(err, errlen, st->path, "check stopped: %s", lnmt_strerror(rc));

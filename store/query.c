@@ -212,8 +212,9 @@ out:
 
 /*
  * Observations are keyed (sweep id, ip): a device's history is one lookup per sweep, walked
- * from the device's newest sweep back, and it ends once the device's probes_total
- * observations (its count of observations) are found, or at limit.
+ * from the highest sweep that observed the device (last_sweep) back, and it ends once the
+ * device's probes_total observations (its count of observations) are found, or at limit. So
+ * "newest first" is by sweep: of two sweeps that overlapped, the later started comes first.
  */
 int store_device_observations(struct store *st, uint32_t ip, uint32_t limit, store_observation_cb cb, void *ctx)
 {
@@ -582,7 +583,8 @@ static void vendor_emit(struct vendor_tab *t, store_vendor_cb cb, void *ctx)
 	for (size_t i = 0; i < t->cap; i++)
 		if (t->v[i].used)
 			t->v[n++] = t->v[i];
-	qsort(t->v, n, sizeof(*t->v), cmp_vendor);
+	if (n) /* an empty table has no array: qsort must not see NULL, even for 0 elements */
+		qsort(t->v, n, sizeof(*t->v), cmp_vendor);
 	for (size_t i = 0; i < n; i++) {
 		struct store_vendor_count vc = { t->v[i].vendor, t->v[i].up, t->v[i].down };
 		if (cb(ctx, &vc))
@@ -685,7 +687,7 @@ int store_report_network_ex(struct store *st, uint64_t since_us, uint32_t net, u
 		goto out;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
 		struct store_sweep s;
-		if (schema_sweep_decode(&s, v.mv_data, v.mv_size)) {
+		if (schema_sweep_decode(&s, v.mv_data, v.mv_size, STORE_SCHEMA_VERSION)) {
 			rc = MDB_CORRUPTED;
 			goto out;
 		}
@@ -718,6 +720,7 @@ out:
 
 int store_sweeps_list(struct store *st, uint32_t limit, store_sweep_cb cb, void *ctx)
 {
+	struct store_writer_view w = { 0 };
 	struct store_rd rd;
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
@@ -732,10 +735,13 @@ int store_sweeps_list(struct store *st, uint32_t limit, store_sweep_cb cb, void 
 		struct store_sweep s;
 		if (limit && n == limit)
 			break;
-		if (schema_sweep_decode(&s, v.mv_data, v.mv_size)) {
+		if (schema_sweep_decode(&s, v.mv_data, v.mv_size, STORE_SCHEMA_VERSION)) {
 			rc = MDB_CORRUPTED;
 			goto out;
 		}
+		/* One left running by a process that is gone reads interrupted (store.h). */
+		if ((rc = store_sweep_settle(st, &w, &s)))
+			goto out;
 		n++;
 		int c = cb(ctx, &s);
 		if (c) {

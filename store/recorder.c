@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /*
  * The receiver appends results to a list of fixed-size chunks under a mutex (a copy, never a
@@ -23,11 +24,22 @@
  * again and again; a full sorted batch touches each page once. FLUSH_NS bounds how stale the
  * store may be during a slow sweep.
  *
- * Which devices answered in this sweep is kept in the devices themselves (last_sweep), not in
- * memory: a later batch with more results for a device merges them into the observation it
- * already has, and the miss walk at close skips every device marked with this sweep. So a
- * transaction that must be retried (map full) has nothing in memory to undo, and memory stays
- * flat however large the sweep.
+ * Which devices this sweep observed is its own observations, keyed (sweep id, ip): no other
+ * recorder writes under this sweep's id, so two sweeps running at once (lnmtd runs several)
+ * cannot hide one's answers from the other. A device's last_sweep (the highest id that has an
+ * observation of it) is only a shortcut: when it names this sweep, this sweep has an
+ * observation of it; when it does not (never, or a newer sweep beside this one observed it
+ * too), the observation is looked up, unless its key would sort
+ * above every observation, where it cannot be (the common case of a first batch: this sweep's
+ * keys are appended). A later batch with more results for a device merges them into the
+ * observation it already has, and the miss walk at close passes over every device this sweep
+ * observed, or that any sweep saw up since this one started (see store.h). So a transaction
+ * that must be retried (map full) has nothing in memory to undo, and memory stays flat however
+ * large the sweep.
+ *
+ * Every transaction also rewrites the sweep's record with what is committed so far (results,
+ * observations, devices up, new, up and down changes, the last count of probes sent), in the
+ * same transaction, so after kill -9 the record says exactly what the store holds of it.
  *
  * The per-subnet hourly counts (subnet_hourly) are summed in memory per (hour, /24) while a
  * transaction records its observations, then written with one read-modify-write per key just
@@ -63,6 +75,7 @@ struct chunk {
 struct counts {
 	uint32_t new_devices, went_up, went_down;
 	uint64_t known_answered;        /* devices that existed before the sweep and answered */
+	uint64_t obs, up;               /* observations added (not merged), of them up */
 };
 
 struct store_recorder {
@@ -72,13 +85,17 @@ struct store_recorder {
 	size_t n_covered;
 
 	pthread_t thread;
-	pthread_mutex_t lock;           /* guards the queue, spare, dropped, closing, waiting */
+	pthread_mutex_t lock;           /* guards the queue, spare, dropped, sent_now, sync_*, closing,
+					 * waiting, and failed once the writer has passed a sync */
 	pthread_cond_t cond;
 	struct chunk *head, *tail, *spare;
 	size_t n_spare;
 	size_t queued;                  /* results in head..tail */
 	uint64_t first_ns;              /* CLOCK_MONOTONIC arrival of the oldest queued result */
 	uint64_t dropped;               /* results lost because a chunk could not be allocated */
+	uint64_t sent_now;              /* store_recorder_progress() */
+	uint64_t sync_want, sync_done;  /* store_recorder_sync(): asked, and passes done */
+	pthread_cond_t synced;          /* sync_done moved */
 	bool closing, waiting;
 	bool finishing;                 /* store_recorder_finish(): the writer also does the close's work */
 	struct store_sweep final;       /* ... with this final record */
@@ -88,8 +105,9 @@ struct store_recorder {
 	/* Owned by the writer thread until it is joined. */
 	struct store_result *batch, *tmp;
 	uint64_t stored, lost;
+	uint64_t sent;                  /* sent_now as the writer last took it */
 	int failed;
-	struct counts counts;
+	struct counts counts;           /* committed */
 	uint64_t known_before;          /* devices in the store when the sweep started */
 	struct series_acc series;       /* the writer's, then the miss walk's (after the join) */
 };
@@ -344,7 +362,10 @@ static int begin_observation(struct batch_ctx *c, struct schema_device *sd, uint
 	sd->d.probes_total++;
 	if (up)
 		sd->d.answers_total++;
-	sd->last_sweep = c->rec->info.id;
+	/* The highest id with an observation, not the latest writer's: history walks start there
+	 * (query.c), and a sweep beside this one may have a higher id and have written first. */
+	if (c->rec->info.id > sd->last_sweep)
+		sd->last_sweep = c->rec->info.id;
 	sd->last_obs_us = t;
 	return 0;
 }
@@ -395,6 +416,38 @@ static int put_device(struct wcur *cur, const struct schema_device *sd, unsigned
 	return wcur_put(cur, &k, &v, flags);
 }
 
+/*
+ * Whether this sweep has an observation of ip already: *found, and the observation in *o (may
+ * be NULL). 0 or an LMDB code. last_sweep is the device's: naming this sweep, it vouches for
+ * the observation; otherwise it proves nothing (another recorder may have written the device
+ * since), and the observation is looked up, unless its key is above every key of the
+ * observations, where it cannot be.
+ */
+static int find_obs(struct batch_ctx *c, uint32_t ip, uint64_t last_sweep, bool *found, struct schema_obs *o)
+{
+	uint64_t id = c->rec->info.id;
+	uint8_t okey[12];
+	MDB_val ok = { sizeof(okey), okey }, ov;
+	struct schema_obs tmp = { .sweep_id = id };
+	int rc;
+
+	*found = false;
+	schema_key_sweep_ip(okey, id, ip);
+	if (last_sweep != id && (!c->obs.last_len || memcmp(okey, c->obs.last, sizeof(okey)) > 0))
+		return 0;
+	rc = mdb_cursor_get(c->obs.c, &ok, &ov, MDB_SET_KEY);
+	if (rc == MDB_NOTFOUND)
+		return last_sweep == id ? MDB_CORRUPTED : 0;
+	if (rc)
+		return rc;
+	if (schema_obs_decode(&tmp, ov.mv_data, ov.mv_size, STORE_SCHEMA_VERSION))
+		return MDB_CORRUPTED;
+	if (o)
+		*o = tmp;
+	*found = true;
+	return 0;
+}
+
 /* Stores the results r[0..n) of one address: one observation per sweep, merged if the device
  * already has one from an earlier batch of this sweep. */
 static int record_device(struct batch_ctx *c, const struct store_result *r, size_t n)
@@ -438,16 +491,12 @@ static int record_device(struct batch_ctx *c, const struct store_result *r, size
 			tmax = t;
 	}
 
-	if (!is_new && sd.last_sweep == rec->info.id) {
+	struct schema_obs o = { .sweep_id = rec->info.id };
+	bool observed = false;
+	if (!is_new && (rc = find_obs(c, sd.d.ip, sd.last_sweep, &observed, &o)))
+		return rc;
+	if (observed) {
 		/* More results for an observation an earlier batch wrote: fold them in. */
-		struct schema_obs o = { .sweep_id = rec->info.id };
-		uint8_t okey[12];
-		MDB_val ok = { sizeof(okey), okey }, ov;
-		schema_key_sweep_ip(okey, rec->info.id, sd.d.ip);
-		if ((rc = mdb_cursor_get(c->obs.c, &ok, &ov, MDB_SET_KEY)))
-			return rc == MDB_NOTFOUND ? MDB_CORRUPTED : rc;
-		if (schema_obs_decode(&o, ov.mv_data, ov.mv_size, STORE_SCHEMA_VERSION))
-			return MDB_CORRUPTED;
 		o.probes |= probes;
 		if (rtt < o.rtt_us)
 			o.rtt_us = rtt;
@@ -456,9 +505,11 @@ static int record_device(struct batch_ctx *c, const struct store_result *r, size
 			return rc;
 	} else {
 		uint64_t t = next_obs_time(rec, &sd, is_new);
-		struct schema_obs o = { rec->info.id, t, STORE_STATE_UP, probes, rtt };
+		o = (struct schema_obs){ rec->info.id, t, STORE_STATE_UP, probes, rtt };
 		if ((rc = begin_observation(c, &sd, t, true)))
 			return rc;
+		c->counts.obs++;
+		c->counts.up++;
 		sd.d.missed = 0;
 		if (!is_new)
 			c->counts.known_answered++;
@@ -492,6 +543,36 @@ static int record_device(struct batch_ctx *c, const struct store_result *r, size
 	return put_device(&c->dev, &sd, 0);
 }
 
+static int put_sweep(struct store *st, MDB_txn *txn, const struct store_sweep *s)
+{
+	uint8_t key[8], buf[SCHEMA_SWEEP_MAX_LEN];
+	MDB_val k = { sizeof(key), key }, v = { schema_sweep_encode(buf, s, STORE_SCHEMA_VERSION), buf };
+
+	schema_key_sweep(key, s->id);
+	return mdb_put(txn, st->db_sweep, &k, &v, 0);
+}
+
+/* The sweep's record as it stands once txn commits: still running, with the recorder's
+ * committed totals plus this transaction's (c->n results, c->counts). */
+static int put_progress(struct batch_ctx *c, MDB_txn *txn)
+{
+	const struct store_recorder *rec = c->rec;
+	struct store_sweep s = rec->info;
+
+	s.end_us = 0;
+	s.ended = STORE_END_RUNNING;
+	s.complete = false;
+	s.replies = rec->stored + c->n;
+	/* The last count reported lags the replies; every stored result answered a probe sent. */
+	s.sent = rec->sent > s.replies ? rec->sent : s.replies;
+	s.live = rec->counts.up + c->counts.up;
+	s.observations = rec->counts.obs + c->counts.obs;
+	s.new_devices = rec->counts.new_devices + c->counts.new_devices;
+	s.went_up = rec->counts.went_up + c->counts.went_up;
+	s.went_down = rec->counts.went_down + c->counts.went_down;
+	return put_sweep(rec->st, txn, &s);
+}
+
 static int batch_fn(struct store *st, MDB_txn *txn, void *arg)
 {
 	struct batch_ctx *c = arg;
@@ -509,6 +590,8 @@ static int batch_fn(struct store *st, MDB_txn *txn, void *arg)
 	}
 	if (!rc)
 		rc = series_write(c, txn);
+	if (!rc)
+		rc = put_progress(c, txn);
 out:
 	close_cursors(c);
 	return rc;
@@ -543,6 +626,16 @@ static void sort_by_ip(struct store_result *a, struct store_result *tmp, size_t 
 		memcpy(a, src, n * sizeof(*a));
 }
 
+static void add_counts(struct counts *to, const struct counts *c)
+{
+	to->known_answered += c->known_answered;
+	to->new_devices += c->new_devices;
+	to->went_up += c->went_up;
+	to->went_down += c->went_down;
+	to->obs += c->obs;
+	to->up += c->up;
+}
+
 /* Stores r[0..n) (sorted); a transaction with too many dirty pages is split in two. */
 static int store_batch(struct store_recorder *rec, const struct store_result *r, size_t n)
 {
@@ -557,10 +650,7 @@ static int store_batch(struct store_recorder *rec, const struct store_result *r,
 	}
 	if (!rc) {
 		rec->stored += n;
-		rec->counts.known_answered += c.counts.known_answered;
-		rec->counts.new_devices += c.counts.new_devices;
-		rec->counts.went_up += c.counts.went_up;
-		rec->counts.went_down += c.counts.went_down;
+		add_counts(&rec->counts, &c.counts);
 	}
 	return rc;
 }
@@ -592,7 +682,7 @@ static void *writer_main(void *arg)
 
 	pthread_mutex_lock(&rec->lock);
 	for (;;) {
-		while (!rec->closing && rec->queued < STORE_BATCH) {
+		while (!rec->closing && rec->queued < STORE_BATCH && rec->sync_want == rec->sync_done) {
 			rec->waiting = true;
 			if (!rec->queued) {
 				pthread_cond_wait(&rec->cond, &rec->lock);
@@ -606,7 +696,11 @@ static void *writer_main(void *arg)
 			rec->waiting = false;
 		}
 		rec->waiting = false;
+		/* Everything queued now is stored (or lost) when this pass ends. */
+		uint64_t gen = rec->sync_want;
 		if (!rec->head) {
+			rec->sync_done = gen;
+			pthread_cond_broadcast(&rec->synced);
 			if (rec->closing)
 				break;
 			continue;
@@ -614,6 +708,7 @@ static void *writer_main(void *arg)
 		list = rec->head;
 		rec->head = rec->tail = NULL;
 		rec->queued = 0;
+		rec->sent = rec->sent_now;
 		pthread_mutex_unlock(&rec->lock);
 
 		for (c = list; c; c = c->next) {
@@ -645,6 +740,8 @@ static void *writer_main(void *arg)
 				free(c);
 			}
 		}
+		rec->sync_done = gen;
+		pthread_cond_broadcast(&rec->synced);
 	}
 	bool finishing = rec->finishing;
 	pthread_mutex_unlock(&rec->lock);
@@ -690,6 +787,30 @@ void store_recorder_add(struct store_recorder *rec, const struct store_result *r
 	pthread_mutex_unlock(&rec->lock);
 }
 
+int store_recorder_sync(struct store_recorder *rec)
+{
+	int rc;
+
+	pthread_mutex_lock(&rec->lock);
+	uint64_t gen = ++rec->sync_want;
+	pthread_cond_signal(&rec->cond);
+	while (rec->sync_done < gen)
+		pthread_cond_wait(&rec->synced, &rec->lock);
+	/* The writer's: it set it before it took the lock to say it had passed. */
+	rc = rec->failed;
+	pthread_mutex_unlock(&rec->lock);
+	return rc;
+}
+
+void store_recorder_progress(struct store_recorder *rec, uint64_t sent)
+{
+	if (!rec)
+		return;
+	pthread_mutex_lock(&rec->lock);
+	rec->sent_now = sent;
+	pthread_mutex_unlock(&rec->lock);
+}
+
 /* ---- opening and closing ---- */
 
 struct sweep_put {
@@ -701,8 +822,8 @@ struct sweep_put {
 static int sweep_put_fn(struct store *st, MDB_txn *txn, void *arg)
 {
 	struct sweep_put *a = arg;
-	uint8_t key[8], buf[SCHEMA_SWEEP_MAX_LEN], nbuf[8];
-	MDB_val nk = { strlen(SCHEMA_META_NEXT_SWEEP), SCHEMA_META_NEXT_SWEEP }, nv, k, v;
+	uint8_t nbuf[8];
+	MDB_val nk = { strlen(SCHEMA_META_NEXT_SWEEP), SCHEMA_META_NEXT_SWEEP }, nv;
 	int rc;
 
 	if (a->assign) {
@@ -720,10 +841,7 @@ static int sweep_put_fn(struct store *st, MDB_txn *txn, void *arg)
 		if ((rc = mdb_put(txn, st->db_meta, &nk, &nv, 0)))
 			return rc;
 	}
-	schema_key_sweep(key, a->s->id);
-	k = (MDB_val){ sizeof(key), key };
-	v = (MDB_val){ schema_sweep_encode(buf, a->s), buf };
-	return mdb_put(txn, st->db_sweep, &k, &v, 0);
+	return put_sweep(st, txn, a->s);
 }
 
 /* The recorder's own allocations (open's failure path and close free the same ones). */
@@ -766,8 +884,12 @@ int store_recorder_open(struct store *st, struct store_sweep *info, const struct
 		memcpy(rec->covered, covered, n_covered * sizeof(*covered));
 	if (!s.start_us)
 		s.start_us = store_now_us();
+	s.end_us = 0;
+	s.ended = STORE_END_RUNNING;
 	s.complete = false;
+	s.sent = s.replies = s.live = s.observations = 0;
 	s.new_devices = s.went_up = s.went_down = 0;
+	s.pid = (uint32_t)getpid();
 	struct sweep_put sp = { &s, true };
 	if ((rc = store_wr_run(st, sweep_put_fn, &sp))) {
 		store_err(err, errlen, st->path, "cannot store the sweep record: %s", lnmt_strerror(rc));
@@ -781,6 +903,7 @@ int store_recorder_open(struct store *st, struct store_sweep *info, const struct
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&rec->cond, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&rec->synced, NULL);
 	if ((rc = -pthread_create(&rec->thread, NULL, writer_main, rec))) {
 		store_err(err, errlen, st->path, "cannot start the writer thread: %s", lnmt_strerror(rc));
 		goto fail_sync;
@@ -791,6 +914,7 @@ int store_recorder_open(struct store *st, struct store_sweep *info, const struct
 	return 0;
 
 fail_sync:
+	pthread_cond_destroy(&rec->synced);
 	pthread_cond_destroy(&rec->cond);
 	pthread_mutex_destroy(&rec->lock);
 fail_free:
@@ -821,6 +945,7 @@ static int record_miss(struct batch_ctx *c, struct schema_device *sd)
 
 	if ((rc = begin_observation(c, sd, t, false)))
 		return rc;
+	c->counts.obs++;
 	if (sd->d.missed < UINT16_MAX)
 		sd->d.missed++;
 	if (sd->d.state == STORE_STATE_UP && sd->d.missed >= rec->st->offline_after) {
@@ -861,7 +986,8 @@ static int miss_fn(struct store *st, MDB_txn *txn, void *arg)
 		for (rc = mdb_cursor_get(m->b.dev.c, &k, &v, MDB_SET_RANGE); !rc;
 		     rc = mdb_cursor_get(m->b.dev.c, &k, &v, MDB_NEXT)) {
 			struct schema_device sd;
-			uint64_t last_sweep;
+			uint64_t last_sweep, last_seen;
+			bool observed;
 			uint32_t ip;
 			if (k.mv_size != 4) {
 				rc = MDB_CORRUPTED;
@@ -870,11 +996,17 @@ static int miss_fn(struct store *st, MDB_txn *txn, void *arg)
 			ip = schema_get_be32(k.mv_data);
 			if (ip > rec->covered[ri].last)
 				break;
-			if (schema_device_last_sweep(&last_sweep, v.mv_data, v.mv_size)) {
+			if (schema_device_peek(&last_sweep, &last_seen, v.mv_data, v.mv_size)) {
 				rc = MDB_CORRUPTED;
 				goto out;
 			}
-			if (last_sweep == rec->info.id)
+			/* Not a miss: observed by this sweep, or seen up since it started (by a sweep
+			 * beside it: that answer is newer than this sweep's silence). */
+			if (last_sweep == rec->info.id || last_seen >= rec->info.start_us)
+				continue;
+			if ((rc = find_obs(&m->b, ip, last_sweep, &observed, NULL)))
+				goto out;
+			if (observed)
 				continue;
 			if (schema_device_decode(&sd, v.mv_data, v.mv_size, STORE_SCHEMA_VERSION)) {
 				rc = MDB_CORRUPTED;
@@ -896,6 +1028,8 @@ static int miss_fn(struct store *st, MDB_txn *txn, void *arg)
 	rc = series_write(&m->b, txn);
 	m->done = !rc;
 out:
+	if (!rc)
+		rc = put_progress(&m->b, txn);
 	close_cursors(&m->b);
 	return rc;
 }
@@ -923,15 +1057,32 @@ static int record_misses(struct store_recorder *rec)
 	while (rec->n_covered) {
 		if ((rc = store_wr_run(rec->st, miss_fn, &m)))
 			return rc;
-		rec->counts.new_devices += m.b.counts.new_devices;
-		rec->counts.went_up += m.b.counts.went_up;
-		rec->counts.went_down += m.b.counts.went_down;
+		add_counts(&rec->counts, &m.b.counts);
 		if (m.done)
 			break;
 		m.range = m.next_range;
 		m.from = m.next_from;
 	}
 	return 0;
+}
+
+/* What a failed write did not store, saying why in the file system's words where it has them. */
+static void lost_message(const struct store_recorder *rec, int rc, char *err, size_t errlen)
+{
+	const struct store *st = rec->st;
+	uint64_t lost = rec->lost + rec->dropped;
+	char n[32], of[32];
+
+	store_count_text(lost, n);
+	store_count_text(lost + rec->stored, of);
+	/* A failed transaction leaves nothing behind (LMDB): what was committed before is whole. */
+	if (rc == -ENOSPC || rc == -EDQUOT || rc == -EROFS)
+		snprintf(err, errlen, "%s %s: %s of %s results of sweep %llu not stored; the store is intact",
+			 rc == -ENOSPC ? "no space left on" : rc == -EDQUOT ? "disk quota exceeded on" :
+			 "read-only file system at", st->dir, n, of, (unsigned long long)rec->info.id);
+	else
+		store_err(err, errlen, st->path, "%s: %s of %s results of sweep %llu not stored", lnmt_strerror(rc), n,
+			  of, (unsigned long long)rec->info.id);
 }
 
 /* What closing does once the writer has stored everything queued: the misses, the final record
@@ -942,25 +1093,32 @@ static int finish_work(struct store_recorder *rec, const struct store_sweep *fin
 	struct store_sweep s;
 	int rc, rc2;
 
+	s = final ? *final : rec->info;
+	if (!final || s.ended == STORE_END_RUNNING)
+		s.ended = STORE_END_INTERRUPTED; /* it did not say how it ended */
 	rc = rec->failed;
 	if (rc) {
-		store_err(err, errlen, st->path, "%s: %llu of %llu results not stored", lnmt_strerror(rc),
-			  (unsigned long long)(rec->lost + rec->dropped),
-			  (unsigned long long)(rec->lost + rec->dropped + rec->stored));
+		lost_message(rec, rc, err, errlen);
 	} else if (rec->dropped) {
 		rc = -ENOMEM;
 		store_err(err, errlen, st->path, "out of memory: %llu of %llu results dropped before the store",
 			  (unsigned long long)rec->dropped, (unsigned long long)(rec->dropped + rec->stored));
-	} else if (final && final->ended >= 2) {
-		/* An interrupted or failed sweep did not probe every covered device: silence from
-		 * the ones it never reached is not a miss. */
+	} else if (!store_sweep_end_probed_all(s.ended)) {
+		/* A stopped or failed sweep did not probe every covered device: silence from the
+		 * ones it never reached is not a miss. */
 	} else if ((rc = record_misses(rec))) {
 		/* Without the misses the sweep's figures are wrong, but what it stored is right. */
-		store_err(err, errlen, st->path, "%s: the sweep's misses were not stored", lnmt_strerror(rc));
+		if (rc == -ENOSPC || rc == -EDQUOT || rc == -EROFS)
+			snprintf(err, errlen, "%s %s: the misses of sweep %llu were not stored; the store is intact",
+				 rc == -ENOSPC ? "no space left on" : rc == -EDQUOT ? "disk quota exceeded on" :
+				 "read-only file system at", st->dir, (unsigned long long)rec->info.id);
+		else
+			store_err(err, errlen, st->path, "%s: the misses of sweep %llu were not stored",
+				  lnmt_strerror(rc), (unsigned long long)rec->info.id);
 	}
 
-	s = final ? *final : rec->info;
 	s.id = rec->info.id;
+	s.pid = rec->info.pid;
 	if (!s.start_us)
 		s.start_us = rec->info.start_us;
 	if (!s.end_us)
@@ -968,6 +1126,7 @@ static int finish_work(struct store_recorder *rec, const struct store_sweep *fin
 	s.new_devices = rec->counts.new_devices;
 	s.went_up = rec->counts.went_up;
 	s.went_down = rec->counts.went_down;
+	s.observations = rec->counts.obs;
 	s.complete = rc == 0;
 	struct sweep_put sp = { &s, false };
 	rc2 = store_wr_run(st, sweep_put_fn, &sp);
@@ -975,11 +1134,13 @@ static int finish_work(struct store_recorder *rec, const struct store_sweep *fin
 		rc2 = store_sync(st);
 	if (rc2 && !rc) {
 		rc = rc2;
-		store_err(err, errlen, st->path, "%s: the final sweep record was not stored", lnmt_strerror(rc));
+		store_err(err, errlen, st->path, "%s: the final record of sweep %llu was not stored (it reads as "
+			  "running, and interrupted once this process has closed the store)", lnmt_strerror(rc),
+			  (unsigned long long)s.id);
 	} else if (rc2 && err && errlen) {
 		size_t used = strlen(err);
-		snprintf(err + used, errlen - used, "; sweep %llu could not be marked incomplete (%s)",
-			 (unsigned long long)s.id, lnmt_strerror(rc2));
+		snprintf(err + used, errlen - used, "; sweep %llu could not be marked incomplete (%s): it reads "
+			 "interrupted once this process has closed the store", (unsigned long long)s.id, lnmt_strerror(rc2));
 	} else if (rc && err && errlen) {
 		size_t used = strlen(err);
 		snprintf(err + used, errlen - used, "; sweep %llu is marked incomplete", (unsigned long long)s.id);
@@ -1028,6 +1189,7 @@ int store_recorder_close(struct store_recorder *rec, const struct store_sweep *f
 		next = c->next;
 		free(c);
 	}
+	pthread_cond_destroy(&rec->synced);
 	pthread_cond_destroy(&rec->cond);
 	pthread_mutex_destroy(&rec->lock);
 	free_buffers(rec);

@@ -203,15 +203,17 @@ int schema_device_decode(struct schema_device *out, const void *buf, size_t len,
 	return 0;
 }
 
-int schema_device_last_sweep(uint64_t *out, const void *buf, size_t len)
+int schema_device_peek(uint64_t *last_sweep, uint64_t *last_seen_us, const void *buf, size_t len)
 {
 	struct rd r = rd_of(buf, len);
 
-	/* Only the field the miss walk needs; the full decode checks the rest when it is read. */
-	r.p += 67;
+	/* Only the fields the miss walk needs; the full decode checks the rest when it is read. */
 	if (len < SCHEMA_DEVICE_FIXED_LEN)
 		return -EBADMSG;
-	*out = r64(&r);
+	r.p += 19;
+	*last_seen_us = r64(&r);
+	r.p += 40;
+	*last_sweep = r64(&r);
 	return 0;
 }
 
@@ -305,12 +307,66 @@ int schema_change_decode(uint8_t *state, const void *buf, size_t len)
 	return 0;
 }
 
+/* ---- how sweeps end ---- */
+
+static const char *const end_names[STORE_END_COUNT] = {
+	[STORE_END_RUNNING] = "running",         [STORE_END_ALL_ANSWERED] = "all-answered",
+	[STORE_END_QUIET] = "quiet",             [STORE_END_WAIT] = "wait-elapsed",
+	[STORE_END_STOPPED] = "stopped",         [STORE_END_FAILED] = "failed",
+	[STORE_END_INTERRUPTED] = "interrupted",
+};
+
+const char *store_sweep_end_name(unsigned ended)
+{
+	return ended < STORE_END_COUNT ? end_names[ended] : "unknown";
+}
+
+int store_sweep_end_parse(const char *name, uint8_t *out)
+{
+	for (unsigned i = 0; i < STORE_END_COUNT; i++) {
+		if (!strcmp(name, end_names[i])) {
+			*out = (uint8_t)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+bool store_sweep_end_probed_all(unsigned ended)
+{
+	return ended == STORE_END_ALL_ANSWERED || ended == STORE_END_QUIET || ended == STORE_END_WAIT;
+}
+
+uint8_t schema_end_from_v2(uint8_t old, bool finished)
+{
+	static const uint8_t map[] = { STORE_END_ALL_ANSWERED, STORE_END_WAIT, STORE_END_STOPPED, STORE_END_FAILED };
+
+	/* Schema 2 wrote the record at the start with ended 0 and the end time 0: one that still
+	 * has no end was never finished. */
+	if (!finished || old >= sizeof(map))
+		return STORE_END_INTERRUPTED;
+	return map[old];
+}
+
+uint8_t schema_end_to_v2(uint8_t ended)
+{
+	switch (ended) {
+	case STORE_END_ALL_ANSWERED: return 0;
+	case STORE_END_QUIET:
+	case STORE_END_WAIT: return 1;
+	case STORE_END_STOPPED:
+	case STORE_END_INTERRUPTED: return 2;
+	default: return 3;
+	}
+}
+
 /*
  * Sweep record: id, start_us, end_us u64, probes u8, rate_pps u64, retries u32,
- * addresses, sent, replies, live u64, ended u8, complete u8, new_devices, went_up, went_down u32,
- * targets_len u16, ports_len u8 (86 bytes so far), targets bytes, ports bytes (no NULs).
+ * addresses, sent, replies, live u64, ended u8 (offset 77), complete u8, new_devices, went_up,
+ * went_down u32, schema 3 only: observations u64, pid u32 (98 bytes so far; 86 before), then
+ * targets_len u16, ports_len u8, targets bytes, ports bytes (no NULs).
  */
-size_t schema_sweep_encode(uint8_t *buf, const struct store_sweep *s)
+size_t schema_sweep_encode(uint8_t *buf, const struct store_sweep *s, uint32_t version)
 {
 	struct wr w = { buf };
 	size_t tlen = strnlen(s->targets, sizeof(s->targets) - 1);
@@ -326,11 +382,15 @@ size_t schema_sweep_encode(uint8_t *buf, const struct store_sweep *s)
 	w64(&w, s->sent);
 	w64(&w, s->replies);
 	w64(&w, s->live);
-	w8(&w, s->ended);
+	w8(&w, version >= 3 ? s->ended : schema_end_to_v2(s->ended));
 	w8(&w, s->complete ? 1 : 0);
 	w32(&w, s->new_devices);
 	w32(&w, s->went_up);
 	w32(&w, s->went_down);
+	if (version >= 3) {
+		w64(&w, s->observations);
+		w32(&w, s->pid);
+	}
 	w16(&w, (uint16_t)tlen);
 	w8(&w, (uint8_t)plen);
 	wbytes(&w, s->targets, tlen);
@@ -338,7 +398,7 @@ size_t schema_sweep_encode(uint8_t *buf, const struct store_sweep *s)
 	return (size_t)(w.p - buf);
 }
 
-int schema_sweep_decode(struct store_sweep *out, const void *buf, size_t len)
+int schema_sweep_decode(struct store_sweep *out, const void *buf, size_t len, uint32_t version)
 {
 	struct rd r = rd_of(buf, len);
 	struct store_sweep s;
@@ -363,6 +423,12 @@ int schema_sweep_decode(struct store_sweep *out, const void *buf, size_t len)
 	s.new_devices = r32(&r);
 	s.went_up = r32(&r);
 	s.went_down = r32(&r);
+	if (version >= 3) {
+		s.observations = r64(&r);
+		s.pid = r32(&r);
+	} else {
+		s.ended = schema_end_from_v2(s.ended, s.end_us != 0);
+	}
 	tlen = r16(&r);
 	plen = r8(&r);
 	if (complete > 1 || tlen >= sizeof(s.targets) || plen >= sizeof(s.ports))

@@ -17,7 +17,7 @@
  * corruption and they return -EBADMSG without reading past len; encoders write into a buffer of
  * at least the stated size and return the number of bytes used.
  *
- * Databases (schema 2):
+ * Databases (schema 3; schema 2 is the same but for the sweep record, below):
  *   meta          "schema_version" -> u32, "created_us" -> u64, "next_sweep_id" -> u64
  *   devices       ip(4)             -> device record (below)
  *   observations  sweep_id(8) ip(4) -> time_us u64, state u8, probes u8, rtt_us u32     (14 bytes)
@@ -57,7 +57,8 @@
 #define SCHEMA_DEVICE_FIXED_LEN 85
 /* Fixed part, every open port and the vendor with its length byte. */
 #define SCHEMA_DEVICE_MAX_LEN (SCHEMA_DEVICE_FIXED_LEN + 2 * STORE_MAX_OPEN_PORTS + 1 + STORE_VENDOR_LEN)
-#define SCHEMA_SWEEP_FIXED_LEN 86
+#define SCHEMA_SWEEP_FIXED_LEN 98     /* schema 3; 86 in schemas 1 and 2 */
+#define SCHEMA_SWEEP_FIXED_LEN_V2 86
 #define SCHEMA_SWEEP_MAX_LEN (SCHEMA_SWEEP_FIXED_LEN + 256 + 64)
 
 /* No roll-up written yet (a device record always has one after its first observation). */
@@ -67,7 +68,8 @@
 struct schema_device {
 	struct store_device d;
 	uint32_t rollup_hour;  /* hour of the device's newest roll-up (SCHEMA_NO_HOUR: none) */
-	uint64_t last_sweep;   /* id of the sweep of its newest observation */
+	uint64_t last_sweep;   /* the highest sweep id with an observation of it (the sweep of its
+				* newest one, unless sweeps overlapped) */
 	uint64_t last_obs_us;  /* time key of its newest observation */
 };
 
@@ -154,8 +156,9 @@ static inline void schema_key_hour_net(uint8_t k[8], uint32_t hour, uint32_t net
 /* Device records. version is the schema the record belongs to (1 or 2). */
 size_t schema_device_encode(uint8_t *buf, const struct schema_device *sd, uint32_t version);
 int schema_device_decode(struct schema_device *out, const void *buf, size_t len, uint32_t version);
-/* Just last_sweep, without decoding the rest (the recorder's miss walk reads every device). */
-int schema_device_last_sweep(uint64_t *out, const void *buf, size_t len);
+/* Just last_sweep and last_seen_us, without decoding the rest (the recorder's miss walk reads
+ * every device). */
+int schema_device_peek(uint64_t *last_sweep, uint64_t *last_seen_us, const void *buf, size_t len);
 
 /* Observation values: schema 2 holds the time (the sweep id is in the key), schema 1 the sweep
  * id (the time is in the key); the other one is left as it was in *out. */
@@ -171,8 +174,16 @@ int schema_counts_decode(struct schema_counts *out, const void *buf, size_t len)
 size_t schema_change_encode(uint8_t buf[SCHEMA_CHANGE_LEN], uint8_t state);
 int schema_change_decode(uint8_t *state, const void *buf, size_t len);
 
-size_t schema_sweep_encode(uint8_t *buf, const struct store_sweep *s);
-int schema_sweep_decode(struct store_sweep *out, const void *buf, size_t len);
+/* Sweep records. version 3 has the observation count and pid; before it, `ended` numbered
+ * 0 all answered, 1 wait elapsed, 2 stopped (Ctrl-C), 3 failed, and a record without an end
+ * was one never finished: decoding maps them to enum store_sweep_end (unfinished ones to
+ * INTERRUPTED), encoding maps back (for tests/data/make_store_v1.c). */
+size_t schema_sweep_encode(uint8_t *buf, const struct store_sweep *s, uint32_t version);
+int schema_sweep_decode(struct store_sweep *out, const void *buf, size_t len, uint32_t version);
+/* An `ended` byte of schema 2 (and of job runs of record version 1) as enum store_sweep_end, and
+ * back. */
+uint8_t schema_end_from_v2(uint8_t old, bool finished);
+uint8_t schema_end_to_v2(uint8_t ended);
 
 /* Meta values: u32 and u64 little-endian. */
 size_t schema_u32_encode(uint8_t buf[4], uint32_t v);

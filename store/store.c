@@ -26,6 +26,20 @@ uint64_t store_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+const char *store_count_text(uint64_t n, char buf[32])
+{
+	char digits[24];
+	int len = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)n), o = 0;
+
+	for (int i = 0; i < len; i++) {
+		if (i && (len - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = digits[i];
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 void store_net_span(uint32_t net, uint32_t mask, uint32_t *first, uint32_t *last)
 {
 	*first = net & mask;
@@ -174,6 +188,8 @@ int store_rd_begin(struct store *st, struct store_rd *rd)
 			pthread_rwlock_unlock(&st->map_lock);
 		/* Another process grew the map and wrote past our mapping: adopt its size, unless
 		 * an outer snapshot of this thread still uses the current mapping. */
+		if (rc == MDB_PANIC)
+			return store_write_cause(st, rc);
 		if (rc != MDB_MAP_RESIZED || nested || resized)
 			return store_errno(rc);
 		resized = true;
@@ -219,7 +235,7 @@ int store_wr_run(struct store *st, store_wr_fn fn, void *arg)
 					return rc;
 				continue;
 			}
-			return store_errno(rc);
+			return store_write_cause(st, rc);
 		}
 		rc = fn(st, txn, arg);
 		if (rc)
@@ -227,8 +243,10 @@ int store_wr_run(struct store *st, store_wr_fn fn, void *arg)
 		else if (!(rc = mdb_txn_commit(txn)))
 			__atomic_fetch_add(&st->commits, 1, __ATOMIC_RELEASE);
 		pthread_rwlock_unlock(&st->map_lock);
+		/* A full disk comes back from the commit as EIO (LMDB's word for a short write):
+		 * store_write_cause() asks the file system what it was. */
 		if (rc != MDB_MAP_FULL)
-			return store_errno(rc);
+			return rc == EIO || rc == MDB_PANIC ? store_write_cause(st, rc) : store_errno(rc);
 		size_t size = st->map_size;
 		if (size >= STORE_MAX_MAP)
 			return -ENOSPC;
@@ -511,6 +529,7 @@ int store_open_ex(struct store **out, const char *dir, const struct store_option
 		return -ENOMEM;
 	}
 	st->read_only = opt->read_only;
+	st->lock_fd = -1;
 	st->offline_after = opt->offline_after ? opt->offline_after : 2;
 	if ((size_t)snprintf(st->dir, sizeof(st->dir), "%s", dir) >= sizeof(st->dir) ||
 	    (size_t)snprintf(st->path, sizeof(st->path), "%s/%s", dir, STORE_FILE) >= sizeof(st->path)) {
@@ -529,6 +548,10 @@ int store_open_ex(struct store **out, const char *dir, const struct store_option
 		store_err(err, errlen, dir, "cannot create the store directory: %s", strerror(errno));
 		goto fail_free;
 	}
+	/* Before anything writes, creation and migration included: one writing process. */
+	if (!st->read_only &&
+	    (rc = store_lock_take(st, opt->lock_wait_ms ? opt->lock_wait_ms : STORE_LOCK_WAIT_MS, err, errlen)))
+		goto fail_free;
 	if (stat(st->path, &sb)) {
 		if (errno != ENOENT || st->read_only) {
 			rc = -errno;
@@ -562,9 +585,10 @@ int store_open_ex(struct store **out, const char *dir, const struct store_option
 	 * batch costs no disk flush (NOMETASYNC would still fdatasync the data pages of every
 	 * batch). A committed transaction survives kill -9 of the process all the same: its pages
 	 * are in the page cache. The recorder flushes once with mdb_env_sync() when a sweep ends,
-	 * and so does store_close() when anything was committed after the last flush. The price: a power cut or kernel crash during a sweep may lose
-	 * that sweep's transactions, and on a file system that reorders writes may damage the
-	 * file; what was flushed before is safe once a later sweep's flush completes.
+	 * and so does store_close() when anything was committed after the last flush. The price:
+	 * a power cut or kernel crash during a sweep may lose that sweep's transactions, and on a
+	 * file system that reorders writes may damage the file; what was flushed before is safe
+	 * once a later sweep's flush completes.
 	 */
 	rc = mdb_env_open(st->env, dir, MDB_NOTLS | (st->read_only ? MDB_RDONLY : MDB_NOSYNC), 0640);
 	if (rc) {
@@ -626,6 +650,10 @@ int store_open_ex(struct store **out, const char *dir, const struct store_option
 	if ((rc = store_notes_open(st, err, errlen)))
 		goto fail_locks;
 	st->version = version;
+	/* We hold the writer lock and record nothing yet: a sweep still running in the records
+	 * is one whose process died. */
+	if (!st->read_only && (rc = store_recover_sweeps(st, NULL, err, errlen)))
+		goto fail_locks;
 	*out = st;
 	return 0;
 
@@ -636,6 +664,7 @@ fail_locks:
 fail_env:
 	mdb_env_close(st->env);
 fail_free:
+	store_lock_drop(st);
 	free(st->oui_path);
 	free(st);
 	return rc;
@@ -652,6 +681,8 @@ void store_close(struct store *st)
 				      __atomic_load_n(&st->commits, __ATOMIC_ACQUIRE))
 		store_sync(st);
 	mdb_env_close(st->env);
+	/* Last: the next writer may open the store once everything is on its way to the disk. */
+	store_lock_drop(st);
 	store_oui_free(st->oui);
 	free(st->oui_path);
 	pthread_mutex_destroy(&st->oui_lock);

@@ -15,6 +15,21 @@
  * sweep's receiver never waits on the disk. Times are wall-clock microseconds since the epoch.
  * Addresses are IPv4 host order. Functions return 0 or -errno / LNMT_E_*; those taking err
  * write a one-line explanation there on failure, naming the file.
+ *
+ * One writing process per store. A store opened for writing holds an exclusive lock on the
+ * file `writer.lock` in its directory (an open file description lock, so it is released when
+ * the process dies, however it dies), which records the holder's pid and program; a second
+ * process that opens the store for writing waits for it briefly (lock_wait_ms), then is refused
+ * with -EBUSY and a message naming the holder ("store in use by lnmtd pid 1234: run the sweep
+ * through it with --socket, or wait"). Read-only opens take no lock and never wait: LMDB
+ * readers see committed snapshots while the writer writes. Why a lock rather than writers that
+ * merge: a recorder's miss walk and its device records are read-modify-write over the whole
+ * covered range; two processes doing that at once can only be made safe by serialising them,
+ * and LMDB already serialises each transaction, not the sweep. Within the writing process any
+ * number of recorders may run at once (lnmtd runs up to MAX_SWEEPS): each computes its misses
+ * from its own observations (see store_recorder_close), never from a field another recorder
+ * moves. Holding the lock also means every sweep left `running` when a writer opens the store
+ * belongs to a process that is gone: the open marks it interrupted (store_open).
  */
 #ifndef LNMT_STORE_H
 #define LNMT_STORE_H
@@ -23,7 +38,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
+#define STORE_LOCK_FILE "writer.lock"  /* in the store's directory: who writes (see above) */
+#define STORE_LOCK_WAIT_MS 1000        /* how long a second writer waits by default */
 #define STORE_MAX_OPEN_PORTS 64  /* open ports remembered per device */
 #define STORE_VENDOR_LEN 48
 #define STORE_NAME_LEN 64        /* a device's name, bytes of UTF-8 (notes.c) */
@@ -39,12 +56,18 @@ struct store_options {
 	unsigned offline_after;   /* consecutive missed sweeps before a device is down; 0 = 2 */
 	bool read_only;           /* open without the write lock; fails if the store does not exist */
 	const char *oui_path;     /* MAC vendor list; NULL = /usr/share/ieee-data/oui.txt; "" = none */
+	int lock_wait_ms;         /* writers: how long to wait for another writer to close the store;
+				   * 0 = STORE_LOCK_WAIT_MS, < 0 = not at all */
 };
 
 /*
- * Opens (creating if needed, unless read_only) the store in directory dir (data.mdb, lock.mdb).
- * A store written by an older lnmt is migrated in place; a newer one is refused; a file that is
- * not an lnmt store (or is corrupt) is refused and left untouched, with err naming it.
+ * Opens (creating if needed, unless read_only) the store in directory dir (data.mdb, lock.mdb,
+ * writer.lock). A store written by an older lnmt is migrated in place; a newer one is refused; a
+ * file that is not an lnmt store (or is corrupt) is refused and left untouched, with err naming
+ * it. Opened for writing, it takes the writer lock first (-EBUSY when another process holds it
+ * past lock_wait_ms, err naming that process), then marks every sweep still recorded as
+ * running interrupted: their processes are gone, since none holds the lock. A process holds
+ * the lock once: a second writing open of the same store in the same process is refused too.
  */
 int store_open(struct store **out, const char *dir, const struct store_options *opt, char *err,
 	       size_t errlen);
@@ -60,18 +83,51 @@ struct store_range {
 	uint32_t first, last; /* inclusive */
 };
 
+/*
+ * How a sweep ended. The zero value is RUNNING, never a success: a record that was not finished
+ * says so. ALL_ANSWERED, QUIET and WAIT probed every target (the engine's own end: every target
+ * answered; replies became improbable; the --wait cap elapsed), so their silences are misses.
+ * STOPPED (Ctrl-C, scan.cancel, lnmtd's SIGTERM) and FAILED did not, nor did INTERRUPTED: its
+ * process died before it could say (found by the next writer, or by a reader that sees no
+ * process holding the writer lock). Stored as one byte; numbers are never reused.
+ */
+enum store_sweep_end {
+	STORE_END_RUNNING = 0,
+	STORE_END_ALL_ANSWERED = 1,
+	STORE_END_QUIET = 2,
+	STORE_END_WAIT = 3,
+	STORE_END_STOPPED = 4,
+	STORE_END_FAILED = 5,
+	STORE_END_INTERRUPTED = 6,
+};
+#define STORE_END_COUNT 7
+
+/* Its name in every output and over RPC: "running", "all-answered", "quiet", "wait-elapsed",
+ * "stopped", "failed", "interrupted"; "unknown" for a value this lnmt does not know. Static. */
+const char *store_sweep_end_name(unsigned ended);
+/* The value of a name store_sweep_end_name() gives; -EINVAL for any other text. */
+int store_sweep_end_parse(const char *name, uint8_t *out);
+/* Whether a sweep that ended so probed every target (its silences are misses). */
+bool store_sweep_end_probed_all(unsigned ended);
+
 struct store_sweep {
 	uint64_t id;               /* assigned by store_recorder_open */
-	uint64_t start_us, end_us;
+	uint64_t start_us, end_us; /* end_us 0: not ended (running), or unknown (interrupted) */
 	char targets[256];         /* the target specs as the user gave them (truncated) */
 	char ports[64];
 	uint8_t probes;            /* STORE_PROBE_* mask */
 	uint64_t rate_pps;
 	uint32_t retries;
+	/* While it runs (and so for an interrupted one), replies are the results stored, live the
+	 * devices recorded up, as far as committed, and sent at least as many probes as were: the
+	 * last count the recorder was told (store_recorder_progress), or replies if that is less.
+	 * At the end, the engine's figures. */
 	uint64_t addresses, sent, replies, live;
-	uint8_t ended;             /* 0 all answered, 1 wait elapsed, 2 interrupted, 3 failed */
+	uint8_t ended;             /* enum store_sweep_end */
 	bool complete;             /* every result reached the store */
-	uint32_t new_devices, went_up, went_down; /* filled by the store */
+	uint32_t new_devices, went_up, went_down; /* filled by the store, as far as committed */
+	uint64_t observations;     /* filled by the store: its observations committed (up and down) */
+	uint32_t pid;              /* filled by the store: the process that recorded it */
 };
 
 struct store_result {
@@ -89,10 +145,13 @@ struct store_result {
 struct store_recorder;
 
 /*
- * Starts recording a sweep: stores the sweep record (id assigned into info->id) and starts the
- * writer thread. covered lists the address ranges the sweep probes (sorted, disjoint); at the
- * end every known device inside them that did not answer gets a down observation (pass n = 0
- * for a sharded sweep that covers only part of each range).
+ * Starts recording a sweep: stores the sweep record as running (id assigned into info->id) and
+ * starts the writer thread. covered lists the address ranges the sweep probes (sorted,
+ * disjoint); at the end every known device inside them that did not answer gets a down
+ * observation (pass n = 0 for a sharded sweep that covers only part of each range). Every
+ * transaction that stores results also rewrites the record's counts, so the record always says
+ * what was committed, even after kill -9. Several recorders may run at once on one store (in
+ * the process that holds the writer lock).
  */
 int store_recorder_open(struct store *st, struct store_sweep *info, const struct store_range *covered,
 			size_t n_covered, struct store_recorder **out, char *err, size_t errlen);
@@ -100,12 +159,27 @@ int store_recorder_open(struct store *st, struct store_sweep *info, const struct
 /* Queues one result. Never blocks on the disk: copies into the writer's queue. Any thread. */
 void store_recorder_add(struct store_recorder *rec, const struct store_result *r);
 
+/* The probes sent so far, written into the sweep record with the next batch. Any thread. */
+void store_recorder_progress(struct store_recorder *rec, uint64_t sent);
+
 /*
- * Finishes: waits for the writer to store everything queued, records the misses (not for a
- * sweep that ended interrupted or failed, final->ended >= 2: it did not probe everything), writes the
- * final sweep record (final: end_us, counts, ended) and frees rec. On a write failure (disk
- * full, ...) returns the error with err saying what was not stored; the sweep record then says
- * complete = false, and what was committed before stays intact. *stored is the number of
+ * Finishes: waits for the writer to store everything queued, records the misses (only when
+ * store_sweep_end_probed_all(final->ended): a stopped or failed sweep did not probe everything),
+ * writes the final sweep record (final: end_us, counts, ended; RUNNING, or final NULL, is
+ * taken as INTERRUPTED) and frees rec.
+ *
+ * The misses are this sweep's own: a device inside the covered ranges gets a down observation
+ * unless this sweep has an observation of it (looked up in the observations, keyed by this
+ * sweep's id, which no other recorder writes) or it was seen up since this sweep started (by a
+ * sweep running beside this one: its answer is newer than this sweep's silence). So recorders
+ * running at once never mark down what one of them found, and each sweep's new / went_up /
+ * went_down count the changes it recorded itself.
+ *
+ * On a write failure returns the error with err saying what was not stored and why, naming
+ * the directory ("no space left on /var/lib/lnmt: 65,536 results of sweep 7 not stored; the
+ * store is intact"): a full disk is -ENOSPC, a quota -EDQUOT, a read-only file system -EROFS,
+ * as the file system said, though LMDB reports a short write as EIO. The sweep record then
+ * says complete = false, and what was committed before stays intact. *stored is the number of
  * results stored (may be NULL).
  */
 int store_recorder_close(struct store_recorder *rec, const struct store_sweep *final, uint64_t *stored,
@@ -176,7 +250,8 @@ struct store_change {
 typedef int (*store_observation_cb)(void *ctx, const struct store_observation *o);
 typedef int (*store_change_cb)(void *ctx, const struct store_change *c);
 
-/* A device's observations and state changes, newest first, at most limit (0 = all). */
+/* A device's observations (newest sweep first) and state changes (newest first), at most limit
+ * (0 = all). */
 int store_device_observations(struct store *st, uint32_t ip, uint32_t limit, store_observation_cb cb, void *ctx);
 int store_device_changes(struct store *st, uint32_t ip, uint32_t limit, store_change_cb cb, void *ctx);
 
@@ -272,7 +347,9 @@ int store_series_prefix(struct store *st, uint64_t since_us, uint32_t net, uint3
 			uint32_t max_groups, unsigned *out, uint32_t *groups);
 
 typedef int (*store_sweep_cb)(void *ctx, const struct store_sweep *s);
-/* Sweeps, newest first, at most limit (0 = all). */
+/* Sweeps, newest first, at most limit (0 = all). A sweep recorded as running whose process is
+ * gone (no process holds the writer lock, or another one than its own) reads INTERRUPTED, as
+ * the next writer will record it. */
 int store_sweeps_list(struct store *st, uint32_t limit, store_sweep_cb cb, void *ctx);
 
 /* ---- maintenance ---- */
@@ -291,10 +368,15 @@ struct store_check_report {
 	uint64_t notes;     /* names and notes, of devices or of addresses never seen */
 	uint64_t series;    /* subnet_hourly records: (hour, /24) counts; 0 when the store has none */
 	uint64_t map_bytes, used_bytes;
+	uint64_t running;       /* sweeps being recorded now */
+	uint64_t interrupted;   /* sweeps whose process died before they ended (not a problem) */
+	uint64_t interrupted_ids[8]; /* the newest of them, newest first */
 	uint64_t problems;  /* inconsistencies found; described through err of store_check */
 };
 /* Verifies the schema and cross-checks the counts (every observation, roll-up and change
- * belongs to a device; every note record is well formed). Returns 0 when consistent. */
+ * belongs to a device; every sweep record's observation count is what the store holds; every
+ * note record is well formed). Returns 0 when consistent; interrupted sweeps are counted, they
+ * are no inconsistency. */
 int store_check(struct store *st, struct store_check_report *out, char *err, size_t errlen);
 
 /* ---- jobs: sweeps the daemon runs on a schedule (jobs.c) ---- */
@@ -314,7 +396,7 @@ struct store_job_run {
 	uint64_t sweep_id;       /* the sweep it ran as; 0 when it did not run */
 	uint64_t found;          /* live addresses */
 	bool skipped;            /* not run: its previous run was still going */
-	uint8_t ended;           /* as store_sweep.ended */
+	uint8_t ended;           /* enum store_sweep_end, as store_sweep.ended */
 	char error[160];         /* why it failed or was skipped; "" when it ran */
 };
 

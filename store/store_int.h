@@ -39,6 +39,11 @@ struct store {
 	bool old_layout;           /* schema 2 in schema 1's layout: to be migrated (migrate.c) */
 	uint32_t version;          /* schema of the open store: always STORE_SCHEMA_VERSION */
 	bool read_only;
+	int lock_fd;               /* writer.lock, locked (writers); -1 when read-only */
+	/* Why writes fail, once store_write_cause() found out (a positive errno; 0: not known).
+	 * LMDB says EIO for a short write and MDB_PANIC once its environment gave up: this keeps
+	 * the file system's word for it. Any thread (atomic). */
+	int write_cause;
 	unsigned offline_after;
 	char dir[PATH_MAX];
 	char path[PATH_MAX];       /* dir/data.mdb, for messages */
@@ -111,6 +116,13 @@ void store_rd_end(struct store_rd *rd);
 typedef int (*store_wr_fn)(struct store *st, MDB_txn *txn, void *arg);
 int store_wr_run(struct store *st, store_wr_fn fn, void *arg);
 
+/* ---- recorder (recorder.c) ---- */
+
+/* Waits until the writer has stored (or failed to store) every result queued before the call;
+ * returns 0 or the error that stopped the writer. Any thread but the writer's. For tests that
+ * need two recorders' transactions in a given order. */
+int store_recorder_sync(struct store_recorder *rec);
+
 /* ---- vendors (oui.c) ---- */
 
 /* Copies the vendor of mac into out (STORE_VENDOR_LEN), "" when unknown or when the list is
@@ -148,9 +160,50 @@ enum store_found { STORE_FOUND_EMPTY, STORE_FOUND_STORE };
  * newer than this lnmt. */
 int store_inspect(struct store *st, enum store_found *found, uint32_t *version, char *err, size_t errlen);
 
+/* ---- the writer lock, interrupted sweeps, why writes fail (writer.c) ---- */
+
+/* Takes the writer lock of st->dir for this process, waiting up to wait_ms (< 0: not at all)
+ * for another holder; -EBUSY with err naming the holder. Sets st->lock_fd. */
+int store_lock_take(struct store *st, int wait_ms, char *err, size_t errlen);
+/* Releases it (st->lock_fd -1). */
+void store_lock_drop(struct store *st);
+
+/* Marks every sweep recorded as running interrupted (a writer just took the lock: their
+ * processes are gone). *n (may be NULL) is how many. 0 or -errno, err naming the file. */
+int store_recover_sweeps(struct store *st, uint64_t *n, char *err, size_t errlen);
+
+/* Who writes, as a reader sees it; filled on first use by store_sweep_orphaned(). */
+struct store_writer_view {
+	bool known;     /* looked */
+	bool held;      /* a process holds the writer lock */
+	pid_t pid;      /* its pid; 0 when it could not be read */
+};
+/* Whether s, recorded as running, belongs to no live process: nobody holds the writer lock, or
+ * a process other than the one that recorded it. false for a sweep that is not running, and
+ * when the lock cannot be looked at (it then reads as it is stored). */
+bool store_sweep_orphaned(struct store *st, struct store_writer_view *w, const struct store_sweep *s);
+/*
+ * For readers: when s (read in an open snapshot) is orphaned, reads it again in a new snapshot,
+ * taken after the lock was looked at, and sets *s to that record, with RUNNING made
+ * INTERRUPTED (as the next writer will record it). Re-reading keeps a sweep whose process ended
+ * it and closed the store between the first snapshot and the look from reading interrupted.
+ * 0 or -errno.
+ */
+int store_sweep_settle(struct store *st, struct store_writer_view *w, struct store_sweep *s);
+
+/*
+ * After a failed write (rc: what LMDB returned, an errno such as EIO or MDB_PANIC), what the
+ * file system says: ENOSPC, EDQUOT or EROFS when a small probe write into the store's
+ * directory fails so, remembered in st->write_cause; returns it as -errno, or store_errno(rc)
+ * when that says nothing more.
+ */
+int store_write_cause(struct store *st, int rc);
+
 /* ---- helpers ---- */
 
 uint64_t store_now_us(void);
+/* n with thousands separators ("65,536"), into buf; returns buf. */
+const char *store_count_text(uint64_t n, char buf[32]);
 /* First and last address of net/mask (mask 0: everything). */
 void store_net_span(uint32_t net, uint32_t mask, uint32_t *first, uint32_t *last);
 /* Reads the current meta schema version; -ENOENT when there is no meta database or record. */

@@ -7,6 +7,7 @@
 #include "client_cmd.h"
 
 #include "cli.h"
+#include "opt.h"
 #include "output.h"
 #include "rpc.h"
 #include "targets.h"
@@ -35,25 +36,37 @@ const char *client_socket_path(const char *opt, char *buf, size_t len)
 	return rpc_default_socket(buf, len);
 }
 
-struct rpc_client *client_try_connect(const char *socket_opt)
+int client_connect(const char *socket_opt, struct rpc_client **out)
 {
-	char path[256];
+	char path[256], why[512];
 	struct rpc_client *c;
 	msgpack_zone *z = NULL;
 	msgpack_object res;
+	int rc;
 
-	if (!client_socket_path(socket_opt, path, sizeof(path)) || rpc_client_connect(&c, path))
-		return NULL;
+	*out = NULL;
+	if (!client_socket_path(socket_opt, path, sizeof(path)))
+		return 0;
+	if ((rc = rpc_client_connect(&c, path))) {
+		/* Refused by the socket's mode is not "no daemon": working in-process instead would
+		 * hide why, and read another store than the daemon's. */
+		if (rc == -EACCES) {
+			cli_error("%s", rpc_connect_error(rc, path, why, sizeof(why)));
+			return rc;
+		}
+		return 0;
+	}
 	rpc_client_set_timeout(c, PING_MS);
-	int rc = rpc_call(c, "system.status", NULL, NULL, &z, &res, NULL, 0);
+	rc = rpc_call(c, "system.status", NULL, NULL, &z, &res, NULL, 0);
 	if (z)
 		msgpack_zone_free(z);
 	if (rc) {
 		rpc_client_close(c);
-		return NULL;
+		return 0;
 	}
 	rpc_client_set_timeout(c, CALL_MS);
-	return c;
+	*out = c;
+	return 0;
 }
 
 void client_close(struct rpc_client *c)
@@ -61,12 +74,14 @@ void client_close(struct rpc_client *c)
 	rpc_client_close(c);
 }
 
-/* Connects or says there is no daemon (exit 1). */
+/* Connects or says why not: no daemon, or no permission (exit 1). */
 static struct rpc_client *need_daemon(const char *socket_opt)
 {
 	char path[256];
-	struct rpc_client *c = client_try_connect(socket_opt);
+	struct rpc_client *c;
 
+	if (client_connect(socket_opt, &c))
+		return NULL;
 	if (!c)
 		cli_error("no daemon at %s (start lnmtd)",
 			  client_socket_path(socket_opt, path, sizeof(path)) ? path : "(socket path too long)");
@@ -103,6 +118,15 @@ static void p_str(struct params *p, const char *key, const char *v)
 static void p_u64(struct params *p, const char *key, uint64_t v)
 {
 	msgpack_pack_uint64(p_key(p, key), v);
+}
+
+static void p_bool(struct params *p, const char *key, bool v)
+{
+	msgpack_packer *pk = p_key(p, key);
+	if (v)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
 }
 
 static void p_strs(struct params *p, const char *key, const char *const *v, int n)
@@ -376,11 +400,19 @@ static int parse_format(const char *arg, int *format)
 	return 0;
 }
 
-static int usage_error(const char *cmd, int c, char **argv)
+static int usage_error(const char *cmd, const char *why)
 {
-	cli_error("%s: %s (see 'lnmt %s --help')", argv[optind - 1],
-		  c == ':' ? "option needs a value" : "unknown option", cmd);
+	cli_error("%s (see 'lnmt %s --help')", why, cmd);
 	return EXIT_USAGE;
+}
+
+/* A comma-list option (-P, --topics): no empty item ("icmp,,arp", "scan,"). */
+static bool list_ok(const char *opt, const char *list)
+{
+	if (!opt_list_has_empty(list))
+		return true;
+	cli_error("bad %s '%s': empty item in the list (two commas, or a comma at an end)", opt, list);
+	return false;
 }
 
 /* ---- lnmt status ---- */
@@ -393,7 +425,7 @@ static const char status_usage[] =
 "The socket is --socket, else $LNMT_SOCKET, else /run/lnmt/lnmt.sock as root\n"
 "(else $XDG_RUNTIME_DIR/lnmt.sock).\n";
 
-enum { C_SOCKET = 400, C_EVERY, C_CRON, C_NAME, C_RATE, C_TOPICS, C_HISTORY };
+enum { C_SOCKET = 400, C_EVERY, C_CRON, C_NAME, C_RATE, C_TOPICS, C_HISTORY, C_ALLOW_LARGE };
 
 static void status_text(const msgpack_object *m, const char *prefix)
 {
@@ -431,16 +463,16 @@ int cmd_status(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	const char *sock = NULL;
+	char why[OPT_WHY_LEN];
 	int c, format = OUT_TEXT;
 
 	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:h", longs, NULL)) != -1) {
+	while ((c = opt_next(argc, argv, "f:h", longs, why, sizeof(why))) != -1) {
 		switch (c) {
 		case 'h': fputs(status_usage, stdout); return 0;
 		case 'f': if (parse_format(optarg, &format)) return EXIT_USAGE; break;
 		case C_SOCKET: sock = optarg; break;
-		default: return usage_error("status", c, argv);
+		default: return usage_error("status", why);
 		}
 	}
 	if (optind < argc) {
@@ -470,7 +502,7 @@ int cmd_status(int argc, char **argv)
 
 static const char jobs_usage[] =
 "Usage: lnmt jobs add (--every AGE | --cron \"M H DOM MON DOW\") [--name NAME] [-P PROBES]\n"
-"                     [-p PORTS] [--rate PPS] TARGET...\n"
+"                     [-p PORTS] [--rate PPS] [--allow-large] TARGET...\n"
 "       lnmt jobs ls [--history N]\n"
 "       lnmt jobs rm ID\n"
 "       lnmt jobs run ID\n"
@@ -480,6 +512,7 @@ static const char jobs_usage[] =
 "  --every AGE      run every AGE: 90s, 5m, 1h, 1d (the first run starts at once)\n"
 "  --cron EXPR      a five-field cron expression in local time, e.g. \"*/5 * * * *\"\n"
 "  -P, -p, --rate   probes, ports and rate as for 'lnmt scan'\n"
+"  --allow-large    targets of more than 16777216 (2^24) addresses, or all of 0.0.0.0/0\n"
 "ls lists the jobs with their next and last runs; rm removes one (a run in progress goes\n"
 "on); run starts a run now, outside the schedule.\n"
 "\n"
@@ -525,7 +558,7 @@ static void job_row(const msgpack_object *j)
 }
 
 static int jobs_add(struct rpc_client *cl, int format, const char *every, const char *cron, const char *name,
-		    const char *probes, const char *ports, const char *rate, char **targets, int n)
+		    const char *probes, const char *ports, const char *rate, bool allow_large, char **targets, int n)
 {
 	struct params p;
 	uint64_t v;
@@ -564,10 +597,13 @@ static int jobs_add(struct rpc_client *cl, int format, const char *every, const 
 		}
 		p_u64(&p, "rate", v);
 	}
+	if (allow_large)
+		p_bool(&p, "allow_large", true);
 	msgpack_zone *z;
 	msgpack_object res;
-	if (call(cl, "jobs.add", &p, &z, &res, "jobs add"))
-		return 1;
+	int rc = call(cl, "jobs.add", &p, &z, &res, "jobs add");
+	if (rc)
+		return rc == RPC_E_BAD_PARAMS || rc == RPC_E_MISSING_PARAM ? EXIT_USAGE : 1;
 	if (format == OUT_JSONL) {
 		json(stdout, &res);
 		putchar('\n');
@@ -656,10 +692,13 @@ int cmd_jobs(int argc, char **argv)
 		{ "name", required_argument, NULL, C_NAME }, { "probe", required_argument, NULL, 'P' },
 		{ "ports", required_argument, NULL, 'p' }, { "rate", required_argument, NULL, C_RATE },
 		{ "history", required_argument, NULL, C_HISTORY },
+		{ "allow-large", no_argument, NULL, C_ALLOW_LARGE },
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	const char *sock = NULL, *every = NULL, *cron = NULL, *name = NULL, *probes = NULL, *ports = NULL,
 		   *rate = NULL, *history = NULL;
+	char why[OPT_WHY_LEN];
+	bool allow_large = false;
 	int c, format = isatty(STDOUT_FILENO) ? OUT_TEXT : OUT_JSONL;
 
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
@@ -673,8 +712,7 @@ int cmd_jobs(int argc, char **argv)
 	}
 	argc--, argv++;
 	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:P:p:h", longs, NULL)) != -1) {
+	while ((c = opt_next(argc, argv, "f:P:p:h", longs, why, sizeof(why))) != -1) {
 		switch (c) {
 		case 'h': fputs(jobs_usage, stdout); return 0;
 		case 'f': if (parse_format(optarg, &format)) return EXIT_USAGE; break;
@@ -686,13 +724,26 @@ int cmd_jobs(int argc, char **argv)
 		case 'p': ports = optarg; break;
 		case C_RATE: rate = optarg; break;
 		case C_HISTORY: history = optarg; break;
-		default: return usage_error("jobs", c, argv);
+		case C_ALLOW_LARGE: allow_large = true; break;
+		default: return usage_error("jobs", why);
 		}
 	}
 	bool add = !strcmp(verb, "add");
-	if (!add && (every || cron || name || probes || ports || rate)) {
-		cli_error("--every, --cron, --name, -P, -p and --rate are for 'lnmt jobs add'");
+	if (!add && (every || cron || name || probes || ports || rate || allow_large)) {
+		cli_error("--every, --cron, --name, -P, -p, --rate and --allow-large are for 'lnmt jobs add'");
 		return EXIT_USAGE;
+	}
+	if (probes && !list_ok("--probe", probes))
+		return EXIT_USAGE;
+	if (ports) {
+		struct port_list pl = { 0 };
+		char perr[TARGET_ERR_LEN + 64];
+		int prc = port_list_parse(&pl, ports, perr, sizeof(perr));
+		port_list_fini(&pl);
+		if (prc) {
+			cli_error("%s", perr);
+			return EXIT_USAGE;
+		}
 	}
 	if (!strcmp(verb, "ls") ? optind < argc : !add && argc - optind != 1) {
 		cli_error("jobs %s: %s", verb, !strcmp(verb, "ls") ? "takes no arguments" : "needs one job id");
@@ -703,7 +754,8 @@ int cmd_jobs(int argc, char **argv)
 		return 1;
 	int rc;
 	if (add)
-		rc = jobs_add(cl, format, every, cron, name, probes, ports, rate, argv + optind, argc - optind);
+		rc = jobs_add(cl, format, every, cron, name, probes, ports, rate, allow_large, argv + optind,
+			      argc - optind);
 	else if (!strcmp(verb, "ls"))
 		rc = jobs_ls(cl, format, history);
 	else
@@ -774,19 +826,21 @@ int cmd_watch(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	const char *sock = NULL, *topics = "scan,device,job";
+	char why[OPT_WHY_LEN];
 	int c, format = isatty(STDOUT_FILENO) ? OUT_TEXT : OUT_JSONL;
 
 	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":f:h", longs, NULL)) != -1) {
+	while ((c = opt_next(argc, argv, "f:h", longs, why, sizeof(why))) != -1) {
 		switch (c) {
 		case 'h': fputs(watch_usage, stdout); return 0;
 		case 'f': if (parse_format(optarg, &format)) return EXIT_USAGE; break;
 		case C_SOCKET: sock = optarg; break;
 		case C_TOPICS: topics = optarg; break;
-		default: return usage_error("watch", c, argv);
+		default: return usage_error("watch", why);
 		}
 	}
+	if (!list_ok("--topics", topics))
+		return EXIT_USAGE;
 	if (optind < argc) {
 		cli_error("watch takes no arguments, got '%s'", argv[optind]);
 		return EXIT_USAGE;
@@ -1030,15 +1084,6 @@ int client_report_series(struct rpc_client *c, uint64_t since_us, const char *ci
 
 /* ---- one device, sweeps ---- */
 
-static void p_bool(struct params *p, const char *key, bool v)
-{
-	msgpack_packer *pk = p_key(p, key);
-	if (v)
-		msgpack_pack_true(pk);
-	else
-		msgpack_pack_false(pk);
-}
-
 int client_device_get(struct rpc_client *c, uint32_t ip, uint32_t history, struct client_device *out)
 {
 	struct params p;
@@ -1093,7 +1138,6 @@ int client_device_get(struct rpc_client *c, uint32_t ip, uint32_t history, struc
 
 static void to_sweep(const msgpack_object *m, struct store_sweep *s)
 {
-	static const char *const ended[] = { "all-answered", "wait-elapsed", "interrupted", "failed" };
 	char buf[32];
 
 	memset(s, 0, sizeof(*s));
@@ -1113,11 +1157,10 @@ static void to_sweep(const msgpack_object *m, struct store_sweep *s)
 	s->new_devices = (uint32_t)mu64(m, "new");
 	s->went_up = (uint32_t)mu64(m, "went_up");
 	s->went_down = (uint32_t)mu64(m, "went_down");
+	s->observations = mu64(m, "observations");
 	mstr(m, "ended", buf, sizeof(buf));
-	s->ended = 4; /* unknown: printed "?" */
-	for (uint8_t i = 0; i < 4; i++)
-		if (!strcmp(buf, ended[i]))
-			s->ended = i;
+	if (store_sweep_end_parse(buf, &s->ended))
+		s->ended = STORE_END_COUNT; /* a name this lnmt does not know: printed "unknown" */
 	const msgpack_object *complete = mget(m, "complete");
 	s->complete = complete && complete->type == MSGPACK_OBJECT_BOOLEAN && complete->via.boolean;
 }
@@ -1334,8 +1377,14 @@ int client_scan(struct rpc_client *c, const struct client_scan_req *req)
 		p_u64(&p, "retries", req->retries);
 	if (req->has_wait)
 		p_u64(&p, "wait_ms", req->wait_ms);
+	if (req->rate_fixed)
+		p_bool(&p, "rate_fixed", true);
+	if (req->wait_fixed)
+		p_bool(&p, "wait_fixed", true);
 	if (req->has_seed)
 		p_u64(&p, "seed", req->seed);
+	if (req->allow_large)
+		p_bool(&p, "allow_large", true);
 	if (req->source_ip)
 		p_str(&p, "source_ip", req->source_ip);
 	int rc = call(c, "scan.start", &p, &z, &res, "scan");
@@ -1350,7 +1399,7 @@ int client_scan(struct rpc_client *c, const struct client_scan_req *req)
 	msgpack_object done;
 	while (!done_zone) {
 		if (interrupted && !cancelled) {
-			/* Ctrl-C stops the sweep, which is stored as interrupted; scan.done follows. */
+			/* Ctrl-C stops the sweep, which is stored as stopped; scan.done follows. */
 			cancelled = true;
 			p_init(&p);
 			p_u64(&p, "id", id);
@@ -1429,5 +1478,5 @@ int client_scan(struct rpc_client *c, const struct client_scan_req *req)
 			(unsigned long long)live, elapsed / 1000.0, ended[0] ? ended : state, (unsigned long long)id,
 			(unsigned long long)nnew, (unsigned long long)up, (unsigned long long)down);
 	}
-	return cancelled || !strcmp(state, "interrupted") ? EXIT_INTERRUPTED : 0;
+	return cancelled || !strcmp(state, "stopped") || !strcmp(state, "interrupted") ? EXIT_INTERRUPTED : 0;
 }

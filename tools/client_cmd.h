@@ -20,8 +20,13 @@ struct target_set;
 
 /* The socket: opt (--socket), else $LNMT_SOCKET, else the default path. */
 const char *client_socket_path(const char *opt, char *buf, size_t len);
-/* Connects and checks that lnmtd answers (within a short timeout); NULL when none does. */
-struct rpc_client *client_try_connect(const char *socket_opt);
+/*
+ * Connects and checks that lnmtd answers (within a short timeout): 0 with *out the client, or
+ * with *out NULL when no daemon answers (the caller may work in-process instead); -EACCES when
+ * the socket is there but refuses this user, after printing why ("permission denied on SOCKET:
+ * your user is not in group lnmt"): the caller exits 1 rather than fall back.
+ */
+int client_connect(const char *socket_opt, struct rpc_client **out);
 void client_close(struct rpc_client *c);
 
 /* devices.list paged like store_devices_list (f->limit 0 = all). 0 or a negative errno / an
@@ -103,6 +108,8 @@ struct client_scan_req {
 	const char *probe_list, *port_spec, *source_ip;
 	uint64_t rate, retries, wait_ms, seed;
 	bool has_rate, has_retries, has_wait, has_seed;
+	bool rate_fixed, wait_fixed;
+	bool allow_large;             /* --allow-large: allow_large: true in scan.start */
 	const struct target_set *set; /* to pick the sweep's devices from devices.list */
 	int format;
 	bool quiet;

@@ -22,6 +22,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define DAEMON_MAX_TARGETS 64     /* target specs in one scan.start */
 #define DAEMON_RECENT 32          /* finished sweeps remembered in memory for scan.status/list */
@@ -53,7 +54,7 @@ void daemon_config_describe(const struct daemon_config *c, char *buf, size_t len
 /* A finished sweep as scan.status and scan.list report it. */
 struct dsummary {
 	uint64_t id, job_id;
-	char state[16];             /* running, stopping, done, interrupted, failed */
+	char state[16];             /* running, stopping, done, stopped, failed, interrupted */
 	char targets[256];
 	uint8_t probes;             /* STORE_PROBE_* */
 	uint64_t start_us, end_us;
@@ -78,11 +79,13 @@ struct dscan_request {
 	const char *ports;          /* NULL: default 80 */
 	uint64_t rate_pps;
 	bool has_rate, has_retries, has_wait;
+	bool rate_fixed, wait_fixed; /* adaptation off (sweep_config) */
 	unsigned retries;
 	uint64_t wait_ms;
 	bool has_seed;
 	uint64_t seed;
 	const char *ifname, *source_ip, *gateway_mac;
+	bool allow_large;           /* more than TARGET_LARGE addresses, or all of 0.0.0.0/0, may be swept */
 	uint64_t job_id;            /* 0: not a job */
 };
 
@@ -231,10 +234,28 @@ bool daemon_parse_ip(const char *s, const char *key, uint32_t *ip, struct rpc_re
 
 /* ---- privileges (daemon_priv.c) ---- */
 
-/* Becomes user (its uid, gid and groups) keeping only CAP_NET_RAW; chowns the store directory
- * and its files and the socket first so the user can keep using them. Before any thread starts.
- * Returns 0 or -errno with the reason in err. */
-int daemon_drop_privileges(const char *user, const char *db_dir, const char *socket_path, char *err,
-			   size_t errlen);
+#define DAEMON_SOCKET_GROUP "lnmt" /* the socket's group when it exists (tools/lnmt.sysusers) */
+
+/*
+ * The group the socket is given to: name (--socket-group), else DAEMON_SOCKET_GROUP when that
+ * group exists. 0 with *gid; 1 when name is NULL and there is no such group (the socket keeps
+ * lnmtd's own group); -ENOENT (or -errno of the lookup) with err when the named group is not there.
+ */
+int daemon_socket_group(const char *name, gid_t *gid, char *err, size_t errlen);
+
+/*
+ * Gives the socket at path (made 0600, so that nobody else could connect yet) to group *gid
+ * (gid NULL: keep its group) and mode 0660. When the chown fails: -errno with err if required
+ * (a --socket-group), else logged, and the socket keeps its group. chmod failing: -errno with err.
+ */
+int daemon_socket_share(const char *path, const gid_t *gid, bool required, char *err, size_t errlen);
+
+/*
+ * Becomes user (its uid, gid and groups) keeping only CAP_NET_RAW, in the effective, permitted
+ * and bounding sets (none inheritable or ambient), with no_new_privs set; chowns the store
+ * directory and its files first so the user can keep using them (the socket stays root's: its
+ * group and mode say who may call). Before any thread starts. Returns 0 or -errno with err.
+ */
+int daemon_drop_privileges(const char *user, const char *db_dir, char *err, size_t errlen);
 
 #endif

@@ -45,6 +45,8 @@ static void job_request(const struct store_job *j, struct job_req *jr)
 		jr->req.has_rate = true;
 	}
 	jr->req.job_id = j->id;
+	/* Its size was checked when it was added (allow_large in jobs.add): a run does not refuse it. */
+	jr->req.allow_large = true;
 }
 
 /* When the job runs after `after_us` (its schedule); 0 when a cron expression never matches. */
@@ -173,7 +175,7 @@ int daemon_schedule(struct daemon *d)
 			continue; /* waits for a sweep to end: the end wakes the loop */
 		} else if ((rc = start_job(d, j, &sweep_id, err, sizeof(err)))) {
 			/* A job that cannot start (no route, store full) records why and tries again next time. */
-			struct store_job_run run = { .start_us = now, .end_us = now, .ended = 3 };
+			struct store_job_run run = { .start_us = now, .end_us = now, .ended = STORE_END_FAILED };
 			snprintf(run.error, sizeof(run.error), "%.*s", (int)sizeof(run.error) - 1, err);
 			record(d, j->id, &run);
 			daemon_log("job %llu: cannot start: %s", (unsigned long long)j->id, err);
@@ -194,8 +196,9 @@ int daemon_schedule(struct daemon *d)
 
 /* ---- methods ---- */
 
-/* Validates what a job would sweep without touching the network; RPC error code with err. */
-static int validate_job(const struct store_job *j, char *err, size_t errlen)
+/* Validates what a job would sweep without touching the network; RPC error code with err.
+ * allow_large: the targets may be more than TARGET_LARGE addresses, or all of 0.0.0.0/0. */
+static int validate_job(const struct store_job *j, bool allow_large, char *err, size_t errlen)
 {
 	struct job_req jr;
 	struct target_set ts;
@@ -219,6 +222,10 @@ static int validate_job(const struct store_job *j, char *err, size_t errlen)
 		snprintf(err, errlen, "no targets left (only never-probed addresses)");
 		rc = RPC_E_BAD_PARAMS;
 	}
+	if (!rc && !allow_large && target_set_is_large(&ts, perr, sizeof(perr))) {
+		snprintf(err, errlen, "%s: pass allow_large: true if that is meant", perr);
+		rc = RPC_E_BAD_PARAMS;
+	}
 	target_set_fini(&ts);
 	for (size_t i = 0; i < jr.req.n_probes && !rc; i++) {
 		if (!probe_by_name(jr.req.probes[i])) {
@@ -236,13 +243,14 @@ static int validate_job(const struct store_job *j, char *err, size_t errlen)
 
 void m_jobs_add(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r)
 {
-	static const char *const keys[] = { "name", "targets", "probes", "ports", "rate", "every_s", "cron", NULL };
+	static const char *const keys[] = { "name", "targets", "probes", "ports", "rate", "every_s", "cron",
+					    "allow_large", NULL };
 	struct daemon *d = ctx;
 	const msgpack_object *map;
 	struct store_job job = { 0 };
 	char targets[DAEMON_MAX_TARGETS][64], probes[SWEEP_MAX_PROBES * 2][64], err[600];
 	size_t nt = 0, np = 0;
-	bool found, has_every, has_cron;
+	bool found, has_every, has_cron, allow_large = false;
 	int rc;
 
 	(void)c;
@@ -253,7 +261,8 @@ void m_jobs_add(void *ctx, struct rpc_conn *c, const msgpack_object *params, str
 	    !rpc_get_str(map, "ports", false, job.ports, sizeof(job.ports), &found, r) ||
 	    !rpc_get_u64(map, "rate", false, &job.rate_pps, &found, r) ||
 	    !rpc_get_u64(map, "every_s", false, &job.every_s, &has_every, r) ||
-	    !rpc_get_str(map, "cron", false, job.cron, sizeof(job.cron), &has_cron, r))
+	    !rpc_get_str(map, "cron", false, job.cron, sizeof(job.cron), &has_cron, r) ||
+	    !rpc_get_bool(map, "allow_large", &allow_large, &found, r))
 		return;
 	if (nt == 0) {
 		rpc_reply_error(r, RPC_E_MISSING_PARAM, "missing targets: give at least one, e.g. {targets: "
@@ -262,6 +271,11 @@ void m_jobs_add(void *ctx, struct rpc_conn *c, const msgpack_object *params, str
 	}
 	for (size_t i = 0; i < nt; i++) {
 		size_t used = strlen(job.targets);
+		if (!targets[i][0] || strpbrk(targets[i], " \t")) {
+			/* The job keeps its targets blank-separated: an empty one would vanish. */
+			rpc_reply_error(r, RPC_E_BAD_PARAMS, "bad target '%s': expected one spec", targets[i]);
+			return;
+		}
 		if (used + 1 + strlen(targets[i]) >= sizeof(job.targets)) {
 			rpc_reply_error(r, RPC_E_BAD_PARAMS, "targets too long for a job: at most %zu characters in all",
 					sizeof(job.targets) - 1);
@@ -274,7 +288,7 @@ void m_jobs_add(void *ctx, struct rpc_conn *c, const msgpack_object *params, str
 	}
 	for (size_t i = 0; i < np; i++) {
 		size_t used = strlen(job.probes);
-		if (used + 1 + strlen(probes[i]) >= sizeof(job.probes) || strchr(probes[i], ',')) {
+		if (used + 1 + strlen(probes[i]) >= sizeof(job.probes) || strchr(probes[i], ',') || !probes[i][0]) {
 			rpc_reply_error(r, RPC_E_BAD_PARAMS, "bad probes: expected a list such as [\"icmp\", \"syn\"]");
 			return;
 		}
@@ -311,7 +325,7 @@ void m_jobs_add(void *ctx, struct rpc_conn *c, const msgpack_object *params, str
 	} else {
 		job.next_run_us = now; /* an interval job runs first right away */
 	}
-	if ((rc = validate_job(&job, err, sizeof(err)))) {
+	if ((rc = validate_job(&job, allow_large, err, sizeof(err)))) {
 		rpc_reply_error(r, rc, "%s", err);
 		return;
 	}

@@ -142,12 +142,6 @@ void daemon_pack_device(struct mp *m, const struct store_device *d)
 	mp_str(m, "note", d->note);
 }
 
-static const char *ended_name(uint8_t e)
-{
-	static const char *const names[] = { "all-answered", "wait-elapsed", "interrupted", "failed" };
-	return e < 4 ? names[e] : "?";
-}
-
 void daemon_summary_of(const struct store_sweep *s, struct dsummary *out)
 {
 	*out = (struct dsummary){
@@ -157,9 +151,11 @@ void daemon_summary_of(const struct store_sweep *s, struct dsummary *out)
 		.ended = s->ended, .complete = s->complete,
 	};
 	snprintf(out->targets, sizeof(out->targets), "%s", s->targets);
-	/* A record with no end is a sweep another process is running, or one that died. */
+	/* The store's word for how it ended, but for the ends that probed everything: done. A
+	 * running record is one of ours (lnmtd holds the writer lock; the store reads a dead
+	 * process's sweep as interrupted). */
 	snprintf(out->state, sizeof(out->state), "%s",
-		 !s->end_us ? "unfinished" : s->ended == 2 ? "interrupted" : s->ended == 3 ? "failed" : "done");
+		 store_sweep_end_probed_all(s->ended) ? "done" : store_sweep_end_name(s->ended));
 }
 
 void daemon_pack_summary(struct mp *m, const struct dsummary *s)
@@ -184,8 +180,8 @@ void daemon_pack_summary(struct mp *m, const struct dsummary *s)
 	mp_u64(m, "new", s->new_devices);
 	mp_u64(m, "went_up", s->went_up);
 	mp_u64(m, "went_down", s->went_down);
-	if (s->end_us) {
-		mp_str(m, "ended", ended_name(s->ended));
+	if (s->ended != STORE_END_RUNNING) {
+		mp_str(m, "ended", store_sweep_end_name(s->ended));
 		mp_bool(m, "complete", s->complete);
 	}
 	if (s->error[0])

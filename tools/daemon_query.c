@@ -348,7 +348,6 @@ struct sweeps_ctx {
 static int pack_sweep_cb(void *ctx, const struct store_sweep *s)
 {
 	struct sweeps_ctx *sc = ctx;
-	static const char *const ended_names[] = { "all-answered", "wait-elapsed", "interrupted", "failed" };
 	char probes[16];
 	struct mp m;
 
@@ -377,8 +376,9 @@ static int pack_sweep_cb(void *ctx, const struct store_sweep *s)
 	mp_u64(&m, "new", s->new_devices);
 	mp_u64(&m, "went_up", s->went_up);
 	mp_u64(&m, "went_down", s->went_down);
-	mp_str(&m, "ended", s->ended < 4 ? ended_names[s->ended] : "?");
+	mp_str(&m, "ended", store_sweep_end_name(s->ended));
 	mp_bool(&m, "complete", s->complete);
+	mp_u64(&m, "observations", s->observations);
 	mp_emit_map(&m, mp_elem(&sc->arr));
 	sc->n++;
 	sc->last_id = s->id;

@@ -171,6 +171,7 @@ static void on_progress(void *ctx, const struct sweep_progress *p)
 	struct dsweep *sw = ctx;
 	struct progress_note n = { sw->id, sw->job_id, p };
 
+	store_recorder_progress(sw->rec, p->sent);
 	pthread_mutex_lock(&sw->d->lock);
 	sw->prog = *p;
 	sw->sum.sent = p->sent;
@@ -189,7 +190,7 @@ static struct store_sweep final_record(const struct dsweep *sw, const struct swe
 	fin.sent = stats->sent;
 	fin.replies = stats->replies;
 	fin.live = stats->live;
-	fin.ended = failed ? 3 : stats->ended == SWEEP_END_ALL_ANSWERED ? 0 : stats->ended == SWEEP_END_STOPPED ? 2 : 1;
+	fin.ended = scan_store_end_of(stats, failed);
 	return fin;
 }
 
@@ -615,6 +616,10 @@ static int build(struct daemon *d, struct dsweep *sw, const struct dscan_request
 			 lnmt_strerror(rc));
 		return rc == LNMT_E_EMPTY ? RPC_E_BAD_PARAMS : RPC_E_INTERNAL;
 	}
+	if (!req->allow_large && target_set_is_large(&sw->targets, perr, sizeof(perr))) {
+		snprintf(err, errlen, "%s: pass allow_large: true if that is meant", perr);
+		return RPC_E_BAD_PARAMS;
+	}
 	if (req->ports && port_list_parse(&sw->ports, req->ports, perr, sizeof(perr))) {
 		snprintf(err, errlen, "%s", perr);
 		return RPC_E_BAD_PARAMS;
@@ -641,6 +646,8 @@ static int build(struct daemon *d, struct dsweep *sw, const struct dscan_request
 	sw->cfg.rate_pps = req->has_rate ? req->rate_pps : d->cfg.default_rate;
 	sw->cfg.retries = req->has_retries ? req->retries : d->cfg.default_retries;
 	sw->cfg.wait_ns = (req->has_wait ? req->wait_ms : d->cfg.default_wait_ms) * 1000000ull;
+	sw->cfg.rate_fixed = req->rate_fixed;
+	sw->cfg.wait_fixed = req->wait_fixed;
 	sw->cfg.seed = req->has_seed ? req->seed
 		     : (uint64_t)now.tv_nsec ^ ((uint64_t)now.tv_sec << 20) ^ ((uint64_t)getpid() << 40) ^ (uintptr_t)sw;
 	return check_net_opts(sw, req, err, errlen);
@@ -714,7 +721,7 @@ int daemon_scan_start(struct daemon *d, const struct dscan_request *req, uint64_
 		pthread_mutex_unlock(&d->lock);
 		struct store_sweep fin = sw->info;
 		fin.end_us = cli_now_us();
-		fin.ended = 3;
+		fin.ended = STORE_END_FAILED;
 		store_recorder_close(sw->rec, &fin, NULL, serr, sizeof(serr));
 		snprintf(err, errlen, "cannot start the sweep thread: %s", strerror(rc));
 		rc = RPC_E_INTERNAL;
@@ -802,7 +809,8 @@ static bool get_specs(const msgpack_object *map, const char *key, char (*bufs)[6
 void m_scan_start(void *ctx, struct rpc_conn *c, const msgpack_object *params, struct rpc_reply *r)
 {
 	static const char *const keys[] = { "targets", "exclude", "probes", "ports", "rate", "retries", "wait_ms",
-					    "interface", "source_ip", "gateway_mac", "seed", NULL };
+					    "rate_fixed", "wait_fixed", "interface", "source_ip", "gateway_mac", "seed",
+					    "allow_large", NULL };
 	char targets[DAEMON_MAX_TARGETS][64], excludes[DAEMON_MAX_TARGETS][64], probes[SWEEP_MAX_PROBES * 2][64];
 	struct daemon *d = ctx;
 	struct dscan_request req = { 0 };
@@ -838,7 +846,9 @@ void m_scan_start(void *ctx, struct rpc_conn *c, const msgpack_object *params, s
 	}
 	req.retries = (unsigned)v;
 	if (!rpc_get_u64(map, "wait_ms", false, &req.wait_ms, &req.has_wait, r) ||
-	    !rpc_get_u64(map, "seed", false, &req.seed, &req.has_seed, r))
+	    !rpc_get_u64(map, "seed", false, &req.seed, &req.has_seed, r) ||
+	    !rpc_get_bool(map, "rate_fixed", &req.rate_fixed, &found, r) ||
+	    !rpc_get_bool(map, "wait_fixed", &req.wait_fixed, &found, r))
 		return;
 	if (req.has_wait && req.wait_ms > 86400000) {
 		rpc_reply_error(r, RPC_E_BAD_PARAMS, "bad wait_ms %llu: expected 0-86400000", (unsigned long long)req.wait_ms);
@@ -860,6 +870,8 @@ void m_scan_start(void *ctx, struct rpc_conn *c, const msgpack_object *params, s
 	if (!rpc_get_str(map, "gateway_mac", false, gw, sizeof(gw), &found, r))
 		return;
 	req.gateway_mac = found ? gw : NULL;
+	if (!rpc_get_bool(map, "allow_large", &req.allow_large, &found, r))
+		return;
 
 	int rc = daemon_scan_start(d, &req, &id, err, sizeof(err));
 	if (rc) {

@@ -113,6 +113,16 @@ int cmd_db(int argc, char **argv)
 	printf("roll-ups        %llu\n", (unsigned long long)r.rollups);
 	printf("state changes   %llu\n", (unsigned long long)r.changes);
 	printf("sweeps          %llu\n", (unsigned long long)r.sweeps);
+	printf("running         %llu\n", (unsigned long long)r.running);
+	/* Not a problem: what the sweep committed is stored, and its record says how much. */
+	printf("interrupted     %llu", (unsigned long long)r.interrupted);
+	size_t shown = r.interrupted < 8 ? (size_t)r.interrupted : 8;
+	for (size_t i = 0; i < shown; i++)
+		printf("%s%llu", i ? ", " : r.interrupted == 1 ? ": sweep " : ": sweeps ",
+		       (unsigned long long)r.interrupted_ids[i]);
+	printf("%s\n", !shown ? "" : r.interrupted > shown ? ", ... (their process died; what they stored is kept)"
+		       : r.interrupted == 1 ? " (its process died; what it stored is kept)"
+		       : " (their process died; what they stored is kept)");
 	printf("names, notes    %llu\n", (unsigned long long)r.notes);
 	printf("subnet hours    %llu\n", (unsigned long long)r.series);
 	printf("size            %.1f MiB used of a %.1f MiB map\n", r.used_bytes / 1048576.0, r.map_bytes / 1048576.0);

@@ -10,6 +10,7 @@
  * 0 picks a free one); SIGTERM/SIGINT stop it. Exit 0, 1 (runtime failure), 2 (usage).
  */
 #include "http.h"
+#include "opt.h"
 #include "rpc.h"
 
 #include <arpa/inet.h>
@@ -36,8 +37,9 @@ static void usage(FILE *f)
 		   "                0: never). lnmtd's events (sweep progress, device changes) drop them\n"
 		   "                at once, so they are only ever older than MS for changes lnmtd did not\n"
 		   "                make itself (another process writing the store)\n"
-		   "  --timeout     close connections idle (or sending a request too slowly) for S\n"
-		   "                seconds (default 10)\n"
+		   "  --timeout     a request (head and body) must be in within S seconds of the connection\n"
+		   "                opening, or of the previous answer on it; idle connections close then\n"
+		   "                too (default 10). Late heads get 408\n"
 		   "\n"
 		   "serves: /  the dashboard\n"
 		   "        /api/devices[/IP]  /api/health  /api/reports/{uptime,network}  /api/scans[/ID]\n"
@@ -132,8 +134,9 @@ int main(int argc, char **argv)
 	};
 	const char *listen = "127.0.0.1:8080", *token_file = NULL, *socket = NULL;
 	unsigned threads = 2, cache_ms = 1000, timeout_s = 10;
+	char why[OPT_WHY_LEN];
 	int o;
-	while ((o = getopt_long(argc, argv, "l:s:t:T:C:o:h", opts, NULL)) != -1) {
+	while ((o = opt_next(argc, argv, "l:s:t:T:C:o:h", opts, why, sizeof(why))) != -1) {
 		switch (o) {
 		case 'l': listen = optarg; break;
 		case 's': socket = optarg; break;
@@ -171,12 +174,13 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default:
+			fprintf(stderr, "lnmt-http: %s (see 'lnmt-http --help')\n", why);
+			return 2;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "lnmt-http: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
+		fprintf(stderr, "lnmt-http: unexpected argument '%s' (see 'lnmt-http --help')\n", argv[optind]);
 		return 2;
 	}
 	struct http_config cfg = { .threads = threads, .timeout_s = timeout_s, .cache_ms = cache_ms };
@@ -200,10 +204,21 @@ int main(int argc, char **argv)
 	}
 	cfg.socket = socket;
 	cfg.token = token;
+	/* lnmtd may start later (requests get 503 until then), but a socket that refuses this user
+	 * will go on refusing it: say so now, not only in each 503. */
+	struct rpc_client *probe;
+	int prc = rpc_client_connect(&probe, socket);
+	if (prc == 0) {
+		rpc_client_close(probe);
+	} else if (prc == -EACCES) {
+		char msg[512];
+		fprintf(stderr, "lnmt-http: %s\n", rpc_connect_error(prc, socket, msg, sizeof(msg)));
+	}
 
 	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 16384) {
-		rl.rlim_cur = rl.rlim_max < 16384 ? rl.rlim_max : 16384;
+	/* the front's connections, libmicrohttpd's, and an RPC connection per event stream */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 32768) {
+		rl.rlim_cur = rl.rlim_max < 32768 ? rl.rlim_max : 32768;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	signal(SIGPIPE, SIG_IGN);

@@ -4,12 +4,15 @@
 
 #include "cli.h"
 #include "err.h"
+#include "opt.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <libgen.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,13 +24,17 @@
 #include <unistd.h>
 
 static const char usage[] =
-"Usage: lnmtd [--socket PATH] [--db DIR] [--config FILE] [--user NAME] [--foreground]\n"
+"Usage: lnmtd [--socket PATH] [--socket-group GROUP] [--db DIR] [--config FILE] [--user NAME]\n"
+"             [--foreground]\n"
 "\n"
 "The lnmt daemon: runs sweeps and scheduled jobs, keeps what they find in the store, and\n"
 "answers MessagePack-RPC requests on a unix socket (methods: api/RPC-METHODS.md).\n"
 "\n"
 "  --socket PATH   where to listen (default: $LNMT_SOCKET, /run/lnmt/lnmt.sock as root,\n"
 "                  else $XDG_RUNTIME_DIR/lnmt.sock); mode 0660, so the socket's group may call\n"
+"  --socket-group GROUP  the socket's group: its members may call lnmtd, run sweeps among\n"
+"                  them (default: " DAEMON_SOCKET_GROUP ", made by tools/lnmt.sysusers, when it exists; else\n"
+"                  lnmtd's own group). Add a user with: usermod -aG " DAEMON_SOCKET_GROUP " USER\n"
 "  --db DIR        the store (default: $LNMT_DB, /var/lib/lnmt as root, else\n"
 "                  $XDG_DATA_HOME/lnmt); the same store `lnmt devices` and `lnmt sweeps` read\n"
 "  --config FILE   KEY=VALUE settings, re-read on SIGHUP (default " DAEMON_DEFAULT_CONFIG " if it\n"
@@ -35,7 +42,8 @@ static const char usage[] =
 "                  a device is down, 2), DEFAULT_RATE (pps, 0 = unlimited), DEFAULT_RETRIES (2),\n"
 "                  DEFAULT_WAIT_MS (500), PROGRESS_MS (scan.progress interval, 1000)\n"
 "  --user NAME     after opening the socket and the store as root, run as NAME keeping only\n"
-"                  CAP_NET_RAW (the store and socket are handed to NAME)\n"
+"                  CAP_NET_RAW, bounding set included, with no_new_privs (the store is handed\n"
+"                  to NAME; the socket stays root's, so NAME's other processes cannot call)\n"
 "  --foreground    stay attached to the terminal (what systemd wants); without it lnmtd\n"
 "                  detaches once it listens, and exits 1 if it could not start\n"
 "  -h, --help      this text;  --version  the version\n"
@@ -71,7 +79,7 @@ const struct rpc_method daemon_methods[] = {
 const size_t daemon_n_methods = sizeof(daemon_methods) / sizeof(daemon_methods[0]);
 
 struct opts {
-	const char *socket, *db, *config, *user;
+	const char *socket, *db, *config, *user, *socket_group;
 	bool foreground;
 };
 
@@ -90,22 +98,23 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "socket", required_argument, NULL, 's' }, { "db", required_argument, NULL, 'd' },
 		{ "config", required_argument, NULL, 'c' }, { "user", required_argument, NULL, 'u' },
 		{ "foreground", no_argument, NULL, 'f' },   { "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },      { NULL, 0, NULL, 0 },
+		{ "version", no_argument, NULL, 'V' },      { "socket-group", required_argument, NULL, 'g' },
+		{ NULL, 0, NULL, 0 },
 	};
+	char why[OPT_WHY_LEN];
 	int c;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+	while ((c = opt_next(argc, argv, "h", longs, why, sizeof(why))) != -1) {
 		switch (c) {
 		case 's': o->socket = optarg; break;
+		case 'g': o->socket_group = optarg; break;
 		case 'd': o->db = optarg; break;
 		case 'c': o->config = optarg; break;
 		case 'u': o->user = optarg; break;
 		case 'f': o->foreground = true; break;
 		case 'h': fputs(usage, stdout); return -1;
 		case 'V': printf("lnmtd %s\n", LNMT_VERSION); return -1;
-		case ':': return usage_error("%s: option needs a value", argv[optind - 1]);
-		default: return usage_error("%s: unknown option", argv[optind - 1]);
+		default: return usage_error("%s", why);
 		}
 	}
 	if (optind < argc)
@@ -114,7 +123,29 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return usage_error("%s--socket needs a path", "");
 	if (o->db && !*o->db)
 		return usage_error("%s--db needs a directory", "");
+	if (o->socket_group && !*o->socket_group)
+		return usage_error("%s--socket-group needs a group", "");
+	if (o->user && !*o->user)
+		return usage_error("%s--user needs a user name", "");
 	return 0;
+}
+
+/* "owner root, group lnmt, mode 0660" of the socket, for the log. */
+static void socket_text(const char *path, char *buf, size_t len)
+{
+	struct stat st;
+	struct passwd pw, *pwr = NULL;
+	struct group gr, *grr = NULL;
+	char pwbuf[4096], grbuf[4096];
+
+	if (stat(path, &st) < 0) {
+		snprintf(buf, len, "%s", strerror(errno));
+		return;
+	}
+	getpwuid_r(st.st_uid, &pw, pwbuf, sizeof(pwbuf), &pwr);
+	getgrgid_r(st.st_gid, &gr, grbuf, sizeof(grbuf), &grr);
+	snprintf(buf, len, "owner %s, group %s, mode %04o", pwr ? pw.pw_name : "?", grr ? gr.gr_name : "?",
+		 (unsigned)(st.st_mode & 07777));
 }
 
 /* The socket's directory, made if missing (/run/lnmt when systemd did not make it). */
@@ -272,11 +303,17 @@ int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
 	struct daemon d = { 0 };
-	char err[600], sockbuf[512], cfgtext[256];
-	int rc = parse_args(argc, argv, &o), sfd, ready;
+	char err[600], sockbuf[512], cfgtext[256], sockinfo[128];
+	gid_t sock_gid;
+	int rc = parse_args(argc, argv, &o), sfd, ready, has_gid;
 
 	if (rc)
 		return rc < 0 ? 0 : rc;
+	/* A group that is not there is a mistake on the command line: said before anything starts. */
+	if ((has_gid = daemon_socket_group(o.socket_group, &sock_gid, err, sizeof(err))) < 0) {
+		fprintf(stderr, "lnmtd: %s\n", err);
+		return EXIT_USAGE;
+	}
 	ready = daemonize(o.foreground);
 
 	daemon_config_defaults(&d.cfg);
@@ -304,7 +341,8 @@ int main(int argc, char **argv)
 	}
 	if (!o.socket)
 		make_socket_dir(d.socket_path);
-	rc = rpc_server_open(&d.srv, d.socket_path, 0660, daemon_methods, daemon_n_methods, &d);
+	/* 0600 until it has its group: no one but lnmtd's user may connect before then. */
+	rc = rpc_server_open(&d.srv, d.socket_path, 0600, daemon_methods, daemon_n_methods, &d);
 	if (rc) {
 		if (rc == -EADDRINUSE)
 			daemon_log("%s: another server is listening there (is lnmtd running already?)", d.socket_path);
@@ -313,17 +351,26 @@ int main(int argc, char **argv)
 		close_store(&d);
 		return 1;
 	}
+	if ((rc = daemon_socket_share(d.socket_path, has_gid == 0 ? &sock_gid : NULL, o.socket_group != NULL, err,
+				      sizeof(err)))) {
+		daemon_log("%s", err);
+		rpc_server_close(d.srv);
+		close_store(&d);
+		return 1;
+	}
+	socket_text(d.socket_path, sockinfo, sizeof(sockinfo));
 	if (o.user) {
-		if ((rc = daemon_drop_privileges(o.user, d.db_dir, d.socket_path, err, sizeof(err)))) {
+		if ((rc = daemon_drop_privileges(o.user, d.db_dir, err, sizeof(err)))) {
 			daemon_log("--user %s: %s", o.user, err);
 			rpc_server_close(d.srv);
 			close_store(&d);
 			return 1;
 		}
-		daemon_log("running as %s with CAP_NET_RAW only", o.user);
+		daemon_log("running as %s with CAP_NET_RAW only (bounding set too, no_new_privs)", o.user);
 	}
 	daemon_config_describe(&d.cfg, cfgtext, sizeof(cfgtext));
-	daemon_log("listening on %s (store %s, pid %d, %s)", d.socket_path, d.db_dir, (int)getpid(), cfgtext);
+	daemon_log("listening on %s (%s; store %s, pid %d, %s)", d.socket_path, sockinfo, d.db_dir, (int)getpid(),
+		   cfgtext);
 	if (ready >= 0) {
 		if (write(ready, "R", 1) != 1)
 			daemon_log("cannot tell the parent we are up: %s", strerror(errno));

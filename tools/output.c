@@ -255,7 +255,7 @@ static void summary_end(const struct output *o, const struct sweep_stats *st)
 		fmt_ms(o->wait_ns, a);
 		fprintf(o->err, "the --wait of %s after the last probe ran out", a);
 		break;
-	case SWEEP_END_STOPPED: fputs("interrupted", o->err); break;
+	case SWEEP_END_STOPPED: fputs("stopped", o->err); break; /* "interrupted": a sweep whose process died */
 	}
 	fprintf(o->err, "; %u pass%s", st->passes, st->passes == 1 ? "" : "es");
 	if (st->loss_measured && st->ended != SWEEP_END_ALL_ANSWERED && st->ended != SWEEP_END_STOPPED) {

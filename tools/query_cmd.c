@@ -10,6 +10,7 @@
 #include "err.h"
 #include "output.h"
 #include "inventory.h"
+#include "opt.h"
 #include "query_html.h"
 #include "rpc.h"
 #include "store.h"
@@ -178,15 +179,15 @@ static int parse_ip(const char *opt, const char *s, uint32_t *ip)
 static int parse_query(const char *cmd, int argc, char **argv, struct query_opts *q, const int *allowed,
 		       const char *usage, int *first_arg)
 {
+	char why[OPT_WHY_LEN];
 	uint64_t v;
 	int c, rc;
 
 	optind = 1;
-	opterr = 0;
 	q->format = isatty(STDOUT_FILENO) ? OUT_TEXT : OUT_JSONL;
 	q->filter.state = -1;
-	while ((c = getopt_long(argc, argv, ":f:h", query_long, NULL)) != -1) {
-		bool ok = c == 'h' || c == 'f' || c == Q_DB || c == Q_SOCKET || c == Q_EMBEDDED || c == '?' || c == ':';
+	while ((c = opt_next(argc, argv, "f:h", query_long, why, sizeof(why))) != -1) {
+		bool ok = c == 'h' || c == 'f' || c == Q_DB || c == Q_SOCKET || c == Q_EMBEDDED || c == '?';
 		for (const int *a = allowed; *a && !ok; a++)
 			ok = *a == c;
 		if (!ok) { /* a known option another command takes */
@@ -197,9 +198,8 @@ static int parse_query(const char *cmd, int argc, char **argv, struct query_opts
 			cli_error("--%s is not an option of 'lnmt %s' (see 'lnmt %s --help')", name, cmd, cmd);
 			return EXIT_USAGE;
 		}
-		if (c == '?' || c == ':') {
-			cli_error("%s: %s (see 'lnmt %s --help')", argv[optind - 1],
-				  c == ':' ? "option needs a value" : "unknown option", cmd);
+		if (c == '?') {
+			cli_error("%s (see 'lnmt %s --help')", why, cmd);
 			return EXIT_USAGE;
 		}
 		switch (c) {
@@ -302,6 +302,26 @@ static void json_escape(const char *s, char *out, size_t len)
 }
 
 /* A CSV field: quoted (quotes doubled) when it holds a comma, quote or line break. */
+/* A time as a JSON value: the ISO time in quotes, or null when there is none (never the string
+ * "null"). */
+static const char *json_time(uint64_t us, char buf[32])
+{
+	char t[24];
+
+	if (!us)
+		return strcpy(buf, "null");
+	snprintf(buf, 32, "\"%s\"", cli_format_time_iso(us, t, sizeof(t)));
+	return buf;
+}
+
+/* A time as a CSV field: the ISO time, or empty when there is none. */
+static const char *csv_time(uint64_t us, char buf[24])
+{
+	if (!us)
+		return strcpy(buf, "");
+	return cli_format_time_iso(us, buf, 24);
+}
+
 static void csv_field(const char *s)
 {
 	if (!strpbrk(s, ",\"\r\n")) {
@@ -348,7 +368,7 @@ struct list_ctx {
  * more members. */
 static void device_json(const struct store_device *d, bool open)
 {
-	char ip[16], mac[18], seen[24], first[24], changed[24], probes[16], ports[400];
+	char ip[16], mac[18], seen[32], first[32], changed[32], probes[16], ports[400];
 	char vendor[6 * STORE_VENDOR_LEN], name[6 * STORE_NAME_LEN + 8], note[6 * STORE_NOTE_LEN + 8];
 
 	mac_text(d, mac);
@@ -357,13 +377,12 @@ static void device_json(const struct store_device *d, bool open)
 	json_escape(d->vendor, vendor, sizeof(vendor));
 	json_escape(d->name, name, sizeof(name));
 	json_escape(d->note, note, sizeof(note));
-	printf("{\"ip\":\"%s\",\"state\":\"%s\",\"mac\":%s%s%s,\"vendor\":\"%s\",\"first_seen\":\"%s\","
-	       "\"last_seen\":\"%s\",\"last_change\":\"%s\",\"rtt_us\":%u,\"probes\":\"%s\","
+	printf("{\"ip\":\"%s\",\"state\":\"%s\",\"mac\":%s%s%s,\"vendor\":\"%s\",\"first_seen\":%s,"
+	       "\"last_seen\":%s,\"last_change\":%s,\"rtt_us\":%u,\"probes\":\"%s\","
 	       "\"open_ports\":[%s],\"missed\":%u,\"name\":\"%s\",\"note\":\"%s\"%s",
 	       ipv4_format(d->ip, ip), state_name(d->state), d->has_mac ? "\"" : "", d->has_mac ? mac : "null",
-	       d->has_mac ? "\"" : "", vendor, cli_format_time_iso(d->first_seen_us, first, sizeof(first)),
-	       cli_format_time_iso(d->last_seen_us, seen, sizeof(seen)),
-	       cli_format_time_iso(d->last_change_us, changed, sizeof(changed)), d->last_rtt_us, probes, ports,
+	       d->has_mac ? "\"" : "", vendor, json_time(d->first_seen_us, first), json_time(d->last_seen_us, seen),
+	       json_time(d->last_change_us, changed), d->last_rtt_us, probes, ports,
 	       d->missed, name, note, open ? "" : "}\n");
 }
 
@@ -383,8 +402,8 @@ static int print_device(void *ctx, const struct store_device *d)
 	if (lc->format == OUT_CSV) {
 		ports_text(d, ports, sizeof(ports), " ");
 		printf("%s,%s,%s,\"%s\",%s,%s,%u,%s,%s,", ip, state_name(d->state), d->has_mac ? mac : "",
-		       d->vendor, cli_format_time_iso(d->first_seen_us, first, sizeof(first)),
-		       cli_format_time_iso(d->last_seen_us, seen, sizeof(seen)), d->last_rtt_us, probes, ports);
+		       d->vendor, csv_time(d->first_seen_us, first), csv_time(d->last_seen_us, seen), d->last_rtt_us, probes,
+		       ports);
 		csv_field(d->name);
 		putchar(',');
 		csv_field(d->note);
@@ -399,6 +418,16 @@ static int print_device(void *ctx, const struct store_device *d)
 	return 0;
 }
 
+/*
+ * lnmtd's client when one answers and neither --db nor --embedded was given (*cl NULL: use the
+ * store). Non-zero when the socket refused this user: the message is printed, the caller exits 1.
+ */
+static int query_connect(const struct query_opts *q, struct rpc_client **cl)
+{
+	*cl = NULL;
+	return q->db || q->embedded ? 0 : client_connect(q->socket, cl);
+}
+
 /* ---- devices --import ---- */
 
 static int devices_import(const struct query_opts *q)
@@ -410,7 +439,11 @@ static int devices_import(const struct query_opts *q)
 
 	if (rc)
 		goto out;
-	struct rpc_client *cl = q->db || q->embedded ? NULL : client_try_connect(q->socket);
+	struct rpc_client *cl;
+	if (query_connect(q, &cl)) {
+		rc = 1;
+		goto out;
+	}
 	if (cl) {
 		size_t done = 0;
 		rc = client_import(cl, inv.e, inv.n, &rep, &done);
@@ -469,7 +502,9 @@ int cmd_devices(int argc, char **argv)
 		return devices_import(&q);
 	}
 	/* Through lnmtd when one answers (and no store was named), else the store itself. */
-	struct rpc_client *cl = q.db || q.embedded ? NULL : client_try_connect(q.socket);
+	struct rpc_client *cl;
+	if (query_connect(&q, &cl))
+		return 1;
 	struct store *st = cl ? NULL : cli_store_open(q.db, true, 0);
 	if (!st && !cl)
 		return 1;
@@ -519,11 +554,11 @@ struct history_ctx {
 static int print_change(void *ctx, const struct store_change *c)
 {
 	struct history_ctx *h = ctx;
-	char t[24];
+	char t[32];
 
 	if (h->format == OUT_JSONL)
-		printf("%s{\"time\":\"%s\",\"state\":\"%s\"}", h->n++ ? "," : "",
-		       cli_format_time_iso(c->time_us, t, sizeof(t)), state_name(c->state));
+		printf("%s{\"time\":%s,\"state\":\"%s\"}", h->n++ ? "," : "", json_time(c->time_us, t),
+		       state_name(c->state));
 	else
 		printf("  %s  %s\n", cli_format_time(c->time_us, t, sizeof(t)), state_name(c->state));
 	return 0;
@@ -532,12 +567,12 @@ static int print_change(void *ctx, const struct store_change *c)
 static int print_observation(void *ctx, const struct store_observation *o)
 {
 	struct history_ctx *h = ctx;
-	char t[24], probes[16];
+	char t[32], probes[16];
 
 	cli_probes_text(o->probes, probes, sizeof(probes));
 	if (h->format == OUT_JSONL)
-		printf("%s{\"time\":\"%s\",\"sweep\":%llu,\"state\":\"%s\",\"probes\":\"%s\",\"rtt_us\":%u}",
-		       h->n++ ? "," : "", cli_format_time_iso(o->time_us, t, sizeof(t)),
+		printf("%s{\"time\":%s,\"sweep\":%llu,\"state\":\"%s\",\"probes\":\"%s\",\"rtt_us\":%u}",
+		       h->n++ ? "," : "", json_time(o->time_us, t),
 		       (unsigned long long)o->sweep_id, state_name(o->state), probes, o->rtt_us);
 	else
 		printf("  %s  sweep %-6llu %-4s  %-12s  %8.3f ms\n", cli_format_time(o->time_us, t, sizeof(t)),
@@ -654,7 +689,9 @@ static int device_annotate(const struct query_opts *q, uint32_t ip)
 		cli_error("%s (see 'lnmt device --help')", err); /* "name is 70 bytes long, the most is 64" */
 		return EXIT_USAGE;
 	}
-	struct rpc_client *cl = q->db || q->embedded ? NULL : client_try_connect(q->socket);
+	struct rpc_client *cl;
+	if (query_connect(q, &cl))
+		return 1;
 	if (cl) {
 		rc = client_annotate(cl, &e, &out);
 		client_close(cl);
@@ -700,7 +737,9 @@ int cmd_device(int argc, char **argv)
 	if (q.name || q.note)
 		return device_annotate(&q, ip);
 	int format = q.format == OUT_JSONL ? OUT_JSONL : OUT_TEXT;
-	struct rpc_client *cl = q.db || q.embedded ? NULL : client_try_connect(q.socket);
+	struct rpc_client *cl;
+	if (query_connect(&q, &cl))
+		return 1;
 	if (cl) {
 		struct client_device cd;
 		rc = client_device_get(cl, ip, device_history(format), &cd);
@@ -853,7 +892,9 @@ int cmd_report(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	uint64_t since = q.since_us ? q.since_us : cli_now_us() - 24ull * 3600 * 1000000;
-	struct rpc_client *cl = q.db || q.embedded ? NULL : client_try_connect(q.socket);
+	struct rpc_client *cl;
+	if (query_connect(&q, &cl))
+		return 1;
 	struct store *st = cl ? NULL : cli_store_open(q.db, true, 0);
 	if (!st && !cl)
 		return 1;
@@ -892,44 +933,48 @@ int cmd_report(int argc, char **argv)
 
 /* ---- sweeps ---- */
 
-static const char *ended_name(uint8_t e)
-{
-	static const char *const names[] = { "all-answered", "wait-elapsed", "interrupted", "failed" };
-	return e < 4 ? names[e] : "?";
-}
-
 static int print_sweep(void *ctx, const struct store_sweep *s)
 {
 	struct list_ctx *lc = ctx;
-	char start[24], probes[16];
+	char start[32], probes[16], secs_text[24];
+	const char *ended = store_sweep_end_name(s->ended);
+	/* A sweep without an end (running, or its process died) has no duration yet. */
 	double secs = s->end_us > s->start_us ? (s->end_us - s->start_us) / 1e6 : 0;
 
 	cli_probes_text(s->probes, probes, sizeof(probes));
 	switch (lc->format) {
 	case OUT_JSONL: {
-		char end[24], targets[6 * sizeof(s->targets)];
+		char end[32], targets[6 * sizeof(s->targets)];
 		json_escape(s->targets, targets, sizeof(targets));
-		printf("{\"id\":%llu,\"start\":\"%s\",\"end\":\"%s\",\"targets\":\"%s\",\"probes\":\"%s\",\"ports\":\"%s\","
+		printf("{\"id\":%llu,\"start\":%s,\"end\":%s,\"targets\":\"%s\",\"probes\":\"%s\",\"ports\":\"%s\","
 		       "\"addresses\":%llu,\"sent\":%llu,\"replies\":%llu,\"live\":%llu,\"new\":%u,\"went_up\":%u,"
-		       "\"went_down\":%u,\"ended\":\"%s\",\"complete\":%s}\n",
-		       (unsigned long long)s->id, cli_format_time_iso(s->start_us, start, sizeof(start)),
-		       cli_format_time_iso(s->end_us, end, sizeof(end)), targets, probes, s->ports,
-		       (unsigned long long)s->addresses, (unsigned long long)s->sent, (unsigned long long)s->replies,
-		       (unsigned long long)s->live, s->new_devices, s->went_up, s->went_down, ended_name(s->ended),
-		       s->complete ? "true" : "false");
+		       "\"went_down\":%u,\"ended\":\"%s\",\"complete\":%s,\"observations\":%llu}\n",
+		       (unsigned long long)s->id, json_time(s->start_us, start), json_time(s->end_us, end), targets,
+		       probes, s->ports, (unsigned long long)s->addresses, (unsigned long long)s->sent,
+		       (unsigned long long)s->replies, (unsigned long long)s->live, s->new_devices, s->went_up,
+		       s->went_down, ended, s->complete ? "true" : "false", (unsigned long long)s->observations);
 		break;
 	}
 	case OUT_CSV:
-		printf("%llu,%s,%.3f,\"%s\",%s,%llu,%llu,%llu,%u,%u,%s,%s\n", (unsigned long long)s->id,
-		       cli_format_time_iso(s->start_us, start, sizeof(start)), secs, s->targets, probes,
-		       (unsigned long long)s->sent, (unsigned long long)s->live, (unsigned long long)s->addresses,
-		       s->went_up, s->went_down, ended_name(s->ended), s->complete ? "yes" : "no");
+		if (s->end_us)
+			snprintf(secs_text, sizeof(secs_text), "%.3f", secs);
+		else
+			secs_text[0] = '\0';
+		printf("%llu,%s,%s,\"%s\",%s,%llu,%llu,%llu,%u,%u,%s,%s\n", (unsigned long long)s->id,
+		       csv_time(s->start_us, start), secs_text, s->targets, probes, (unsigned long long)s->sent,
+		       (unsigned long long)s->live, (unsigned long long)s->addresses, s->went_up, s->went_down, ended,
+		       s->complete ? "yes" : "no");
 		break;
 	default:
-		printf("%6llu  %-19s  %7.3f s  %-10s  %8llu  %8llu  %5u  %5u  %5u  %-12s%s  %s\n",
-		       (unsigned long long)s->id, cli_format_time(s->start_us, start, sizeof(start)), secs, probes,
+		if (s->end_us)
+			snprintf(secs_text, sizeof(secs_text), "%7.3f s", secs);
+		else
+			snprintf(secs_text, sizeof(secs_text), "%9s", "-");
+		printf("%6llu  %-19s  %s  %-10s  %8llu  %8llu  %5u  %5u  %5u  %-12s%s  %s\n",
+		       (unsigned long long)s->id, cli_format_time(s->start_us, start, sizeof(start)), secs_text, probes,
 		       (unsigned long long)s->sent, (unsigned long long)s->live, s->new_devices, s->went_up,
-		       s->went_down, ended_name(s->ended), s->complete ? "" : " (incomplete)", s->targets);
+		       s->went_down, ended, s->complete || s->ended == STORE_END_RUNNING ? "" : " (incomplete)",
+		       s->targets);
 	}
 	return 0;
 }
@@ -947,7 +992,9 @@ int cmd_sweeps(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	/* Through lnmtd when one answers (and no store was named), else the store itself. */
-	struct rpc_client *cl = q.db || q.embedded ? NULL : client_try_connect(q.socket);
+	struct rpc_client *cl;
+	if (query_connect(&q, &cl))
+		return 1;
 	struct store *st = cl ? NULL : cli_store_open(q.db, true, 0);
 	if (!st && !cl)
 		return 1;

@@ -4,6 +4,7 @@
 #include "client_cmd.h"
 #include "err.h"
 #include "netinfo.h"
+#include "opt.h"
 #include "output.h"
 #include "scan_store.h"
 #include "store.h"
@@ -54,6 +55,8 @@ static const char scan_usage[] =
 "Selection:\n"
 "      --exclude SPEC     skip these addresses (repeatable, same syntax as targets)\n"
 "      --exclude-file F   skip the addresses listed in F\n"
+"      --allow-large      sweep more than 16777216 (2^24) addresses, or all of 0.0.0.0/0\n"
+"                         (refused without it, the excludes taken out first)\n"
 "\n"
 "Network:\n"
 "  -i, --interface IF     send and capture on IF (default: the route to the first target)\n"
@@ -121,7 +124,7 @@ struct scan_opts {
 	unsigned offline_after;
 	char targets_text[256];
 	int format;
-	bool quiet, verbose, dry_run;
+	bool quiet, verbose, dry_run, allow_large;
 	/* for a sweep through lnmtd */
 	const char *socket;
 	bool embedded;      /* --embedded, or an option only the in-process sweep has */
@@ -131,7 +134,7 @@ struct scan_opts {
 enum {
 	OPT_RETRIES = 256, OPT_SEED, OPT_SHARD, OPT_EXCLUDE, OPT_EXCLUDE_FILE, OPT_SOURCE_IP,
 	OPT_GATEWAY_MAC, OPT_TX, OPT_BATCH, OPT_SENDERS, OPT_DRY_RUN, OPT_TTL, OPT_DB, OPT_NO_STORE, OPT_OFFLINE_AFTER,
-	OPT_SOCKET, OPT_EMBEDDED, OPT_RATE_FIXED, OPT_WAIT_FIXED,
+	OPT_SOCKET, OPT_EMBEDDED, OPT_RATE_FIXED, OPT_WAIT_FIXED, OPT_ALLOW_LARGE,
 };
 
 static const struct option long_opts[] = {
@@ -146,6 +149,7 @@ static const struct option long_opts[] = {
 	{ "shard", required_argument, NULL, OPT_SHARD },
 	{ "exclude", required_argument, NULL, OPT_EXCLUDE },
 	{ "exclude-file", required_argument, NULL, OPT_EXCLUDE_FILE },
+	{ "allow-large", no_argument, NULL, OPT_ALLOW_LARGE },
 	{ "interface", required_argument, NULL, 'i' },
 	{ "source-ip", required_argument, NULL, OPT_SOURCE_IP },
 	{ "gateway-mac", required_argument, NULL, OPT_GATEWAY_MAC },
@@ -194,7 +198,6 @@ static int parse_option(struct scan_opts *o, int c, const char *arg)
 	switch (c) {
 	case OPT_SHARD: case OPT_EXCLUDE_FILE: case 'i': case OPT_GATEWAY_MAC: case OPT_TX: case OPT_BATCH:
 	case OPT_SENDERS: case OPT_DRY_RUN: case OPT_DB: case OPT_NO_STORE: case OPT_OFFLINE_AFTER: case OPT_TTL:
-	case OPT_RATE_FIXED: case OPT_WAIT_FIXED:
 		o->embedded = true;
 	}
 	switch (c) {
@@ -221,8 +224,8 @@ static int parse_option(struct scan_opts *o, int c, const char *arg)
 		o->rpc.wait_ms = o->cfg.wait_ns / 1000000u;
 		o->rpc.has_wait = true;
 		return 0;
-	case OPT_RATE_FIXED: o->cfg.rate_fixed = true; return 0;
-	case OPT_WAIT_FIXED: o->cfg.wait_fixed = true; return 0;
+	case OPT_RATE_FIXED: o->cfg.rate_fixed = o->rpc.rate_fixed = true; return 0;
+	case OPT_WAIT_FIXED: o->cfg.wait_fixed = o->rpc.wait_fixed = true; return 0;
 	case OPT_SEED:
 		if (!cli_parse_u64(arg, 0, UINT64_MAX, &o->cfg.seed))
 			return bad_value("--seed", arg, "expected a non-negative integer");
@@ -235,7 +238,7 @@ static int parse_option(struct scan_opts *o, int c, const char *arg)
 		char spec[4096];
 		snprintf(spec, sizeof(spec), c == OPT_EXCLUDE_FILE ? "@%s" : "%s", arg);
 		if ((rc = target_set_exclude(&o->targets, spec, err, sizeof(err)))) {
-			cli_error("--exclude: %s", err);
+			cli_error("%s: %s", c == OPT_EXCLUDE_FILE ? "--exclude-file" : "--exclude", err);
 			return EXIT_USAGE;
 		}
 		if (c == OPT_EXCLUDE && o->rpc.n_excludes < 64 && arg[0] != '@')
@@ -263,6 +266,7 @@ static int parse_option(struct scan_opts *o, int c, const char *arg)
 		o->cfg.senders = (unsigned)v;
 		return 0;
 	case OPT_DRY_RUN: o->dry_run = true; return 0;
+	case OPT_ALLOW_LARGE: o->allow_large = o->rpc.allow_large = true; return 0;
 	case OPT_DB: o->db_dir = arg; return 0;
 	case OPT_NO_STORE: o->no_store = true; return 0;
 	case OPT_OFFLINE_AFTER:
@@ -305,6 +309,11 @@ static int parse_probes(struct scan_opts *o)
 
 	if (!list)
 		return 1;
+	if (opt_list_has_empty(list)) {
+		rc = bad_value("--probe", list, "empty item in the list (two commas, or a comma at an end)");
+		free(list);
+		return rc;
+	}
 	for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		const struct probe_ops *p = probe_by_name(tok);
 		bool dup = false;
@@ -325,20 +334,17 @@ static int parse_probes(struct scan_opts *o)
 
 static int parse_args(struct scan_opts *o, int argc, char **argv)
 {
-	char err[TARGET_ERR_LEN + 64];
+	char err[TARGET_ERR_LEN + 64], why[OPT_WHY_LEN];
 	int c, rc;
 
 	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":P:p:r:w:i:f:qvh", long_opts, NULL)) != -1) {
+	while ((c = opt_next(argc, argv, "P:p:r:w:i:f:qvh", long_opts, why, sizeof(why))) != -1) {
 		if (c == 'h') {
 			fputs(scan_usage, stdout);
 			return -1;
 		}
-		if (c == '?' || c == ':') {
-			const char *name = argv[optind - 1];
-			cli_error("%s: %s (see 'lnmt scan --help')", name,
-				  c == ':' ? "option needs a value" : "unknown option");
+		if (c == '?') {
+			cli_error("%s (see 'lnmt scan --help')", why);
 			return EXIT_USAGE;
 		}
 		if ((rc = parse_option(o, c, optarg)))
@@ -365,6 +371,10 @@ static int parse_args(struct scan_opts *o, int argc, char **argv)
 	if ((rc = target_set_finalize(&o->targets))) {
 		cli_error(rc == LNMT_E_EMPTY ? "no targets left after exclusions" : "targets: %s",
 			  lnmt_strerror(rc));
+		return EXIT_USAGE;
+	}
+	if (!o->allow_large && target_set_is_large(&o->targets, err, sizeof(err))) {
+		cli_error("%s: pass --allow-large if that is meant", err);
 		return EXIT_USAGE;
 	}
 	if (o->port_spec && port_list_parse(&o->ports, o->port_spec, err, sizeof(err))) {
@@ -468,8 +478,10 @@ int cmd_scan(int argc, char **argv)
 		o.cfg.targets = &o.targets;
 		o.cfg.ports = &o.ports;
 		/* Through lnmtd when one answers, unless an option asks for the in-process sweep. */
-		struct rpc_client *cl = o.embedded ? NULL : client_try_connect(o.socket);
-		if (cl) {
+		struct rpc_client *cl = NULL;
+		if (!o.embedded && client_connect(o.socket, &cl)) {
+			rc = 1;
+		} else if (cl) {
 			o.rpc.probe_list = o.probe_list;
 			o.rpc.port_spec = o.port_spec;
 			o.rpc.set = &o.targets;

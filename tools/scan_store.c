@@ -18,6 +18,21 @@ uint8_t scan_store_probe_of(const struct probe_ops *p)
 	return STORE_PROBE_SYN;
 }
 
+uint8_t scan_store_end_of(const struct sweep_stats *stats, bool failed)
+{
+	if (failed)
+		return STORE_END_FAILED;
+	switch (stats->ended) {
+	case SWEEP_END_ALL_ANSWERED: return STORE_END_ALL_ANSWERED;
+	case SWEEP_END_WAIT: return STORE_END_WAIT;
+	case SWEEP_END_STOPPED: return STORE_END_STOPPED;
+	case SWEEP_END_QUIET: return STORE_END_QUIET;
+	}
+	/* An end this file does not name yet: the engine ended it by itself, having probed
+	 * everything, which is what the store needs to know (its silences are misses). */
+	return STORE_END_QUIET;
+}
+
 static uint8_t store_state_of(uint8_t state)
 {
 	switch (state) {
@@ -100,7 +115,10 @@ void scan_store_result(void *ctx, const struct sweep_result *r)
 
 void scan_store_progress(void *ctx, const struct sweep_progress *p)
 {
-	output_progress(((struct scan_store *)ctx)->out, p);
+	struct scan_store *ss = ctx;
+
+	output_progress(ss->out, p);
+	store_recorder_progress(ss->rec, p->sent);
 }
 
 static struct store_sweep final_record(const struct scan_store *ss, const struct sweep_stats *stats, bool failed)
@@ -111,7 +129,7 @@ static struct store_sweep final_record(const struct scan_store *ss, const struct
 	fin.sent = stats->sent;
 	fin.replies = stats->replies;
 	fin.live = stats->live;
-	fin.ended = failed ? 3 : stats->ended == SWEEP_END_ALL_ANSWERED ? 0 : stats->ended == SWEEP_END_STOPPED ? 2 : 1;
+	fin.ended = scan_store_end_of(stats, failed);
 	return fin;
 }
 
@@ -136,9 +154,9 @@ int scan_store_end(struct scan_store *ss, const struct sweep_stats *stats, bool 
 	struct store_sweep fin = final_record(ss, stats, failed);
 	int rc = store_recorder_close(ss->rec, &fin, &stored, err, sizeof(err));
 	ss->rec = NULL;
+	/* err says what was not stored, and why ("no space left on DIR: ..."). */
 	if (rc)
-		cli_error("not everything was stored: %s (%llu of %llu results stored)", err,
-			  (unsigned long long)stored, (unsigned long long)stats->replies);
+		cli_error("not everything was stored: %s", err);
 	else if (!quiet)
 		cli_error("stored as sweep %llu in %s", (unsigned long long)ss->info.id, ss->dir ? ss->dir : "the store");
 	store_close(ss->st);

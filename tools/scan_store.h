@@ -39,6 +39,10 @@ int scan_store_ranges(const struct sweep_config *cfg, struct store_range **out, 
 /* The STORE_PROBE_* bit of a probe module. */
 uint8_t scan_store_probe_of(const struct probe_ops *p);
 
+/* How the store records the end of a sweep (enum store_sweep_end) that ended with stats, or
+ * failed (sweep_run returned an error); also used by lnmtd's sweeps. */
+uint8_t scan_store_end_of(const struct sweep_stats *stats, bool failed);
+
 /* The sweep_sink callbacks of a storing scan: ctx is the struct scan_store. */
 void scan_store_result(void *ctx, const struct sweep_result *r);
 void scan_store_progress(void *ctx, const struct sweep_progress *p);

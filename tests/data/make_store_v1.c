@@ -102,11 +102,11 @@ int main(int argc, char **argv)
 			.id = (uint64_t)s, .start_us = T0 + (uint64_t)(s - 1) * HOUR,
 			.end_us = T0 + (uint64_t)(s - 1) * HOUR + 2000000, .probes = STORE_PROBE_ARP | STORE_PROBE_ICMP,
 			.rate_pps = 1000, .retries = 1, .addresses = 8, .sent = 16, .replies = s == 1 ? 3 : 3,
-			.live = 3, .ended = 1, .complete = true, .new_devices = s == 1 ? 3 : 1,
+			.live = 3, .ended = STORE_END_WAIT, .complete = true, .new_devices = s == 1 ? 3 : 1,
 		};
 		snprintf(sw.targets, sizeof(sw.targets), "10.0.0.0/29");
 		schema_key_sweep(k, sw.id);
-		if (put(txn, sweeps, k, 8, v, schema_sweep_encode(v, &sw)))
+		if (put(txn, sweeps, k, 8, v, schema_sweep_encode(v, &sw, 1)))
 			return 1;
 	}
 

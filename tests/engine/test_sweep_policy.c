@@ -85,11 +85,13 @@ Test(sweep_policy, dense_silence)
 {
 	cr_assert_not(sweep_dense_silence(0, 65536), "nothing silent");
 	cr_assert(sweep_dense_silence(256, 65536), "one /24 of a /16");
-	cr_assert(sweep_dense_silence(655, 65536));
-	cr_assert_not(sweep_dense_silence(656, 65536));
+	cr_assert(sweep_dense_silence(256, 4096), "one /24 of a /20");
+	cr_assert(sweep_dense_silence(6553, 65536));
+	cr_assert_not(sweep_dense_silence(6554, 65536));
 	cr_assert_not(sweep_dense_silence(32768, 65536), "half alive");
-	cr_assert(sweep_dense_silence(1, 100));
-	cr_assert_not(sweep_dense_silence(2, 100));
+	cr_assert_not(sweep_dense_silence(58982, 65536), "a tenth alive");
+	cr_assert(sweep_dense_silence(10, 100));
+	cr_assert_not(sweep_dense_silence(11, 100));
 }
 
 /* ---- retries ---- */

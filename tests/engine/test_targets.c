@@ -8,9 +8,12 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define IP(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (uint32_t)(d))
@@ -151,7 +154,7 @@ static void tmpdir_setup(void)
 
 static void tmpdir_teardown(void)
 {
-	static const char *const names[] = { "a.txt", "b.txt", "bad.txt", "empty.txt", "excl.txt" };
+	static const char *const names[] = { "a.txt", "b.txt", "bad.txt", "empty.txt", "excl.txt", "long.txt" };
 	char path[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -776,12 +779,16 @@ Test(targets, ports_bad)
 	expect_bad_ports("", "bad port '': empty port list");
 }
 
-/* BUG (reported): a spec with only separators parses to an empty list with rc 0, while ""
- * is rejected; a sweep over zero ports then fails later with a misleading error. */
-Test(targets, ports_only_commas_is_empty_list)
+/* An empty item is an error wherever it is ("5,,6" once meant 5,6 and "," an empty list). */
+Test(targets, ports_empty_items)
 {
-	expect_bad_ports(",", "bad port ',': empty port list");
-	expect_bad_ports(",,", "bad port ',,': empty port list");
+	static const char *const bad[] = { ",", ",,", "5,,6", "5,", ",5", "22,80,,443", "1-3,,", NULL };
+	for (size_t i = 0; bad[i]; i++) {
+		char want[128];
+		snprintf(want, sizeof(want), "bad port list '%s': empty item in the list (two commas, or a comma at an end)",
+			 bad[i]);
+		expect_bad_ports(bad[i], want);
+	}
 }
 
 Test(targets, port_list_index)
@@ -820,4 +827,219 @@ Test(targets, port_list_index)
 	cr_assert_not(port_list_index(&pl, 442, &pos), "442 found");
 	cr_assert_not(port_list_index(&pl, 444, &pos), "444 found");
 	port_list_fini(&pl);
+}
+
+/* ---- @file limits: line length, NUL bytes, empty list items --------------------------- */
+
+/* A line of exactly n bytes: "198.18.0.7" repeated with blanks, padded with blanks. */
+static char *spec_line(size_t n)
+{
+	char *line = malloc(n + 1);
+	cr_assert_not_null(line);
+	memset(line, ' ', n);
+	for (size_t at = 0; at + 10 <= n; at += 11)
+		memcpy(line + at, "198.18.0.7", 10);
+	line[n] = '\0';
+	return line;
+}
+
+static long max_rss_kib(void)
+{
+	struct rusage ru;
+	cr_assert_eq(getrusage(RUSAGE_SELF, &ru), 0);
+	return ru.ru_maxrss;
+}
+
+Test(targets, file_line_at_the_limit_is_read_one_past_is_refused, .init = tmpdir_setup, .fini = tmpdir_teardown)
+{
+	char spec[PATH_MAX + 1], want[PATH_MAX + 128], err[TARGET_ERR_LEN + PATH_MAX] = "";
+	char *at = spec_line(TARGET_LINE_MAX), *over = spec_line(TARGET_LINE_MAX + 1);
+	size_t n = strlen(at) + strlen(over) + 64;
+	char *content = malloc(n);
+	struct target_set s;
+
+	cr_assert_not_null(content);
+	snprintf(content, n, "198.18.0.1\n%s\n%s\n198.18.0.2\n", at, over);
+	write_file("long.txt", content, spec, sizeof(spec));
+	target_set_init(&s);
+	int rc = target_set_add(&s, spec, err, sizeof(err));
+	snprintf(want, sizeof(want), "%s:3: line longer than %d bytes (the most one line may hold)", spec + 1,
+		 TARGET_LINE_MAX);
+	cr_assert_eq(rc, LNMT_E_PARSE, "rc %d (%s): %s", rc, lnmt_strerror(rc), err);
+	cr_assert_str_eq(err, want);
+	/* Lines 1 and 2 were read (line 2, exactly at the limit, holds 372 copies of one address). */
+	cr_assert_eq(s.n_incl, 1 + TARGET_LINE_MAX / 11 + (TARGET_LINE_MAX % 11 >= 10), "n_incl %zu", s.n_incl);
+	target_set_fini(&s);
+
+	/* The limit holds for excludes too. */
+	target_set_init(&s);
+	rc = target_set_exclude(&s, spec, err, sizeof(err));
+	cr_assert_eq(rc, LNMT_E_PARSE);
+	cr_assert_str_eq(err, want);
+	target_set_fini(&s);
+	free(content);
+	free(at);
+	free(over);
+}
+
+/* A 32 MiB file of one line is refused after its first TARGET_LINE_MAX + 1 bytes: the peak RSS
+ * does not grow (reading the line whole, as getline did, costs 32 MiB and more). */
+Test(targets, file_long_line_in_constant_memory, .init = tmpdir_setup, .fini = tmpdir_teardown)
+{
+	char path[PATH_MAX], spec[PATH_MAX + 1], want[PATH_MAX + 128], err[TARGET_ERR_LEN + PATH_MAX] = "";
+	static char chunk[1 << 20];
+	struct target_set s;
+
+	snprintf(path, sizeof(path), "%s/long.txt", tmpdir);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	memset(chunk, '7', sizeof(chunk));
+	for (int i = 0; i < 32; i++)
+		cr_assert_eq(fwrite(chunk, 1, sizeof(chunk), f), sizeof(chunk));
+	cr_assert_eq(fclose(f), 0);
+	snprintf(spec, sizeof(spec), "@%s", path);
+	snprintf(want, sizeof(want), "%s:1: line longer than %d bytes (the most one line may hold)", path, TARGET_LINE_MAX);
+
+	long before = max_rss_kib();
+	target_set_init(&s);
+	int rc = target_set_add(&s, spec, err, sizeof(err));
+	long grew = max_rss_kib() - before;
+	cr_assert_eq(rc, LNMT_E_PARSE, "rc %d (%s): %s", rc, lnmt_strerror(rc), err);
+	cr_assert_str_eq(err, want);
+	cr_log_info("a 32 MiB one-line @file: refused, peak RSS grew by %ld KiB", grew);
+	cr_assert_lt(grew, 1024, "reading a 32 MiB line grew the peak RSS by %ld KiB", grew);
+	target_set_fini(&s);
+}
+
+/* A line that never ends (a pipe fed without end) is refused all the same: nothing waits for
+ * its end, nothing buffers it. The writer stops by itself after 256 MiB so that a regression
+ * fails on memory rather than hangs. */
+Test(targets, file_endless_line_from_a_pipe)
+{
+	char spec[64], want[128], err[TARGET_ERR_LEN] = "";
+	int p[2];
+	struct target_set s;
+
+	cr_assert_eq(pipe(p), 0);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		static char chunk[65536];
+		close(p[0]);
+		signal(SIGPIPE, SIG_DFL);
+		memset(chunk, '1', sizeof(chunk));
+		for (int i = 0; i < 4096; i++)
+			if (write(p[1], chunk, sizeof(chunk)) < 0)
+				_exit(0);
+		_exit(0);
+	}
+	close(p[1]);
+	snprintf(spec, sizeof(spec), "@/proc/self/fd/%d", p[0]);
+	snprintf(want, sizeof(want), "/proc/self/fd/%d:1: line longer than %d bytes (the most one line may hold)", p[0],
+		 TARGET_LINE_MAX);
+	long before = max_rss_kib();
+	target_set_init(&s);
+	int rc = target_set_add(&s, spec, err, sizeof(err));
+	long grew = max_rss_kib() - before;
+	close(p[0]);
+	int st;
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert_eq(rc, LNMT_E_PARSE, "rc %d (%s): %s", rc, lnmt_strerror(rc), err);
+	cr_assert_str_eq(err, want);
+	cr_assert_lt(grew, 1024, "an endless line grew the peak RSS by %ld KiB", grew);
+	target_set_fini(&s);
+}
+
+Test(targets, file_nul_byte_is_refused, .init = tmpdir_setup, .fini = tmpdir_teardown)
+{
+	char path[PATH_MAX], spec[PATH_MAX + 1], want[PATH_MAX + 128], err[TARGET_ERR_LEN + PATH_MAX] = "";
+	static const char content[] = "198.18.0.1\n198.18.0.2\n198.18\0.0.3\n";
+	struct target_set s;
+
+	snprintf(path, sizeof(path), "%s/bad.txt", tmpdir);
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(content, 1, sizeof(content) - 1, f), sizeof(content) - 1);
+	cr_assert_eq(fclose(f), 0);
+	snprintf(spec, sizeof(spec), "@%s", path);
+	snprintf(want, sizeof(want), "%s:3: NUL byte in the line (not a text file?)", path);
+	target_set_init(&s);
+	int rc = target_set_add(&s, spec, err, sizeof(err));
+	cr_assert_eq(rc, LNMT_E_PARSE, "rc %d: %s", rc, err);
+	cr_assert_str_eq(err, want);
+	target_set_fini(&s);
+}
+
+Test(targets, file_empty_list_items_are_refused, .init = tmpdir_setup, .fini = tmpdir_teardown)
+{
+	static const char *const bad[] = {
+		"198.18.0.1,,198.18.0.2", ", 198.18.0.1", "198.18.0.1,", "198.18.0.1 , , 198.18.0.2",
+		"198.18.0.1,   # a comment after a comma", ",", "198.18.0.1\t,\t,198.18.0.2",
+	};
+	char spec[PATH_MAX + 1], want[PATH_MAX + 128], content[256], err[TARGET_ERR_LEN + PATH_MAX] = "";
+	struct target_set s;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(content, sizeof(content), "198.18.0.9\n%s\n", bad[i]);
+		write_file("bad.txt", content, spec, sizeof(spec));
+		snprintf(want, sizeof(want), "%s:2: empty item in the list (two commas, or a comma at an end)", spec + 1);
+		target_set_init(&s);
+		int rc = target_set_add(&s, spec, err, sizeof(err));
+		cr_assert_eq(rc, LNMT_E_PARSE, "'%s': rc %d (%s): %s", bad[i], rc, lnmt_strerror(rc), err);
+		cr_assert_str_eq(err, want, "'%s'", bad[i]);
+		target_set_fini(&s);
+	}
+	/* One comma between items, blanks around it or not, is a separator as blanks are. */
+	write_file("a.txt", "198.18.0.1 , 198.18.0.2,198.18.0.3 ,198.18.0.4\t,\t198.18.0.5  # five\n", spec, sizeof(spec));
+	target_set_init(&s);
+	int rc = target_set_add(&s, spec, err, sizeof(err));
+	cr_assert_eq(rc, 0, "rc %d: %s", rc, err);
+	cr_assert_eq(target_set_finalize(&s), 0);
+	cr_assert_eq(s.count, 5, "count %llu", (unsigned long long)s.count);
+	target_set_fini(&s);
+}
+
+/* ---- large sets need an explicit allow ---------------------------------------------- */
+
+static void expect_large(const char *const *incl, const char *const *excl, const char *want)
+{
+	char why[256] = "";
+	struct target_set s;
+
+	cr_assert_eq(build(&s, incl, excl), 0);
+	bool large = target_set_is_large(&s, why, sizeof(why));
+	if (want) {
+		cr_assert(large, "%s: not large (count %llu)", incl[0], (unsigned long long)s.count);
+		cr_assert_str_eq(why, want, "%s", incl[0]);
+	} else {
+		cr_assert_not(large, "%s: large: %s", incl[0], why);
+	}
+	target_set_fini(&s);
+}
+
+Test(targets, large_sets)
+{
+	/* 2^24 is still fine; one more is not. */
+	expect_large((const char *const[]){ "10.0.0.0/8", NULL }, NULL, NULL);
+	expect_large((const char *const[]){ "10.0.0.0/8", "11.0.0.0", NULL }, NULL,
+		     "16777217 addresses to sweep, more than 16777216");
+	expect_large((const char *const[]){ "10.0.0.0/7", NULL }, NULL, "33554432 addresses to sweep, more than 16777216");
+	/* Excludes are taken out first: a /7 less a /8 is 2^24. */
+	expect_large((const char *const[]){ "10.0.0.0/7", NULL }, (const char *const[]){ "11.0.0.0/8", NULL }, NULL);
+	/* Counted after the never-probed ranges: 0.0.0.0/7 holds 0.0.0.0/8, which is never probed. */
+	expect_large((const char *const[]){ "0.0.0.0/7", NULL }, NULL, NULL);
+	expect_large((const char *const[]){ "0.0.0.0/0", NULL }, NULL,
+		     "3741319168 addresses to sweep (all of 0.0.0.0/0's public space), more than 16777216");
+	expect_large((const char *const[]){ "1.0.0.0-223.255.255.255", NULL }, NULL,
+		     "3741319168 addresses to sweep (all of 0.0.0.0/0's public space), more than 16777216");
+	/* The whole public space as pieces is still the whole public space. */
+	expect_large((const char *const[]){ "0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/3", NULL }, NULL,
+		     "3741319168 addresses to sweep (all of 0.0.0.0/0's public space), more than 16777216");
+	/* All of it but 1.0.0.0 is not all of it, but still large. */
+	expect_large((const char *const[]){ "1.0.0.1-223.255.255.255", NULL }, NULL,
+		     "3741319167 addresses to sweep, more than 16777216");
+	/* /0 with excludes that leave a /24 still asks: a /0 is a typo more often than a plan. */
+	expect_large((const char *const[]){ "0.0.0.0/0", NULL },
+		     (const char *const[]){ "1.0.0.0-198.17.255.255", "198.18.1.0-223.255.255.255", NULL },
+		     "the targets hold all of 0.0.0.0/0's public space (256 addresses after exclusions)");
 }

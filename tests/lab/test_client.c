@@ -45,8 +45,11 @@ static struct lab_proc *run(char *const argv[])
 	return p;
 }
 
-/* lnmt ARGS...: a NULL-terminated list. */
-#define LNMT(...) run((char *const[]){ (char *)need_env("LNMT_BIN"), __VA_ARGS__, NULL })
+/* lnmt ARGS...: a NULL-terminated list, run in the lab's scanner namespace. Every command here
+ * is meant for lnmtd, but a scan that found no daemon would sweep in-process: only there is
+ * that safe. */
+#define LNMT(...) run((char *const[]){ "ip", "netns", "exec", (char *)scan_ns(), (char *)need_env("LNMT_BIN"), \
+				     __VA_ARGS__, NULL })
 
 static unsigned count_lines(const char *s, const char *with)
 {
@@ -370,19 +373,25 @@ static void expect_usage(const char *const *args, const char *msg)
 Test(client, device_and_sweeps_match_the_store)
 {
 	need_lab();
+	/* One sweep by another process (in the scanner namespace) before lnmtd opens the store, and
+	 * two through lnmtd: the history sweeps.list gives is the store's, whoever swept. */
+	char *const embedded[] = { "ip", "netns", "exec", (char *)scan_ns(), (char *)need_env("LNMT_BIN"), "scan", "-P",
+				   "icmp", "-w", "300ms", "198.19.0.0/29", "--db", db, "-q", "-f", "jsonl", NULL };
+	struct lab_proc *p = run(embedded);
+	cr_assert_eq(p->status, 0, "embedded scan: exit %d: %s", p->status, p->log);
+	free(p);
 	start_lnmtd();
-
-	/* Two sweeps through lnmtd and one by another process on the same store (in the
-	 * scanner namespace): the history sweeps.list gives is the store's, whoever swept. */
 	for (int i = 0; i < 2; i++) {
-		struct lab_proc *p = LNMT("scan", "-P", "icmp", "-w", "300ms", "198.19.0.0/28", "-q", "-f", "jsonl");
+		p = LNMT("scan", "-P", "icmp", "-w", "300ms", "198.19.0.0/28", "-q", "-f", "jsonl");
 		cr_assert_eq(p->status, 0, "scan through lnmtd: exit %d: %s", p->status, p->log);
 		free(p);
 	}
-	struct lab_proc *p = run((char *const[]){ "ip", "netns", "exec", (char *)scan_ns(), (char *)need_env("LNMT_BIN"),
-					      "scan", "-P", "icmp", "-w", "300ms", "198.19.0.0/29", "--db", db, "-q",
-					      "-f", "jsonl", NULL });
-	cr_assert_eq(p->status, 0, "embedded scan on lnmtd's store: exit %d: %s", p->status, p->log);
+	/* While lnmtd holds the store, a sweep of another process is refused, and says where to go. */
+	p = run(embedded);
+	char want[96];
+	snprintf(want, sizeof(want), "store in use by lnmtd pid %ld: run the sweep through it with --socket", (long)D.pid);
+	cr_assert(p->status == 1 && strstr(p->log, want), "embedded scan on lnmtd's store: exit %d: %s", p->status,
+		  p->log);
 	free(p);
 	p = LNMT("device", "198.19.0.3", "--name", "printer", "--note", "2nd floor, \"toner\"");
 	cr_assert_eq(p->status, 0, "device --name: exit %d: %s", p->status, p->log);
@@ -447,6 +456,80 @@ Test(client, device_and_sweeps_match_the_store)
 	expect_usage(ARGS("sweeps", "--limit", "0"), "bad --limit '0'");
 	expect_usage(ARGS("sweeps", "198.19.0.3"), "sweeps takes no arguments");
 	expect_usage(ARGS("sweeps", "-f", "xml"), "bad --format 'xml'");
+}
+
+/* ---- readers slower than the network ---- */
+
+/* Sleeps a second, then parses every line as JSON; prints how many lines and distinct "ip"s it
+ * read, and whether an {"event": "scan.done"} came (for lnmt watch, it stops there). */
+static const char slow_reader_py[] =
+	"import json, sys, time\n"
+	"time.sleep(1)\n"
+	"n = 0; ips = set(); done = 0\n"
+	"for line in sys.stdin:\n"
+	"    o = json.loads(line); n += 1\n"
+	"    if 'ip' in o: ips.add(o['ip'])\n"
+	"    if o.get('event') == 'scan.done':\n"
+	"        done = 1; break\n"
+	"print('lines %d ips %d done %d' % (n, len(ips), done), flush=True)\n";
+
+/* bash -c 'set -o pipefail; "$@" | slow reader' bash ARGV... in the scanner namespace. */
+static void start_slow_pipeline(struct lab_proc *p, char *const argv[])
+{
+	char *full[40] = { "ip", "netns", "exec", (char *)scan_ns(), "bash", "-c",
+			   "set -o pipefail; \"$@\" | python3 -c \"$LNMT_SLOW_READER\"", "bash" };
+	size_t n = 8;
+
+	cr_assert_eq(setenv("LNMT_SLOW_READER", slow_reader_py, 1), 0);
+	for (size_t i = 0; argv[i]; i++) {
+		cr_assert_lt(n, 39);
+		full[n++] = argv[i];
+	}
+	full[n] = NULL;
+	lab_proc_start(p, full, LAB_PROC_STDOUT_STDERR);
+}
+
+/* A /16 through lnmtd into a reader that sleeps first: every device arrives. */
+Test(client, slow_reader_scan_through_lnmtd)
+{
+	need_lab();
+	start_lnmtd();
+	struct lab_proc *p = malloc(sizeof(*p));
+	cr_assert_not_null(p);
+	lab_proc_init(p);
+	start_slow_pipeline(p, (char *const[]){ (char *)need_env("LNMT_BIN"), "scan", "-P", "icmp", "198.19.0.0/16",
+						"-f", "jsonl", "-q", NULL });
+	int st = lab_proc_stop(p, 0, 60000);
+	cr_log_info("lnmt scan through lnmtd | slow reader -> %d: %s", st, p->log);
+	cr_assert_eq(st, 0, "exit %d: %s", st, p->log);
+	cr_expect_not_null(strstr(p->log, "lines 65536 ips 65536"), "every device of the /16 should arrive: %s", p->log);
+	free(p);
+}
+
+/* lnmt watch into a reader that sleeps first, while lnmtd sweeps a /16: the reader still gets
+ * every event up to the sweep's scan.done, none dropped for the wait. */
+Test(client, slow_reader_watch)
+{
+	need_lab();
+	start_lnmtd();
+	struct lab_proc *w = malloc(sizeof(*w));
+	cr_assert_not_null(w);
+	lab_proc_init(w);
+	start_slow_pipeline(w, (char *const[]){ (char *)need_env("LNMT_BIN"), "watch", "-f", "jsonl", NULL });
+	cr_assert(lab_proc_read_until(w, "lnmt: watching", EVENT_MS), "lnmt watch did not start: %s", w->log);
+	struct lab_proc *s = malloc(sizeof(*s));
+	cr_assert_not_null(s);
+	lab_proc_init(s);
+	lab_proc_start(s, (char *const[]){ "ip", "netns", "exec", (char *)scan_ns(), (char *)need_env("LNMT_BIN"), "scan",
+					   "-P", "icmp", "198.19.0.0/16", "-q", NULL },
+		       LAB_PROC_STDERR);
+	int st = lab_proc_stop(s, 0, 60000);
+	cr_assert_eq(st, 0, "the sweep through lnmtd: exit %d: %.500s", st, s->log);
+	free(s);
+	cr_assert(lab_proc_read_until(w, "done 1", EVENT_MS), "the slow watcher did not get scan.done: %s", w->log);
+	lab_proc_stop(w, SIGTERM, 5000);
+	cr_log_info("lnmt watch | slow reader: %s", w->log);
+	free(w);
 }
 
 LAB_TESTS_MAIN();

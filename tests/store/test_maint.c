@@ -164,7 +164,7 @@ Test(store, newer_schema_is_refused_untouched, .init = setup, .fini = teardown)
 	store_close(st);
 	schema_u32_encode(v, 7);
 	raw_put("meta", SCHEMA_META_VERSION, strlen(SCHEMA_META_VERSION), v, 4);
-	assert_refused(-EPROTONOSUPPORT, "written by a newer lnmt (schema 7, this lnmt reads up to 2)");
+	assert_refused(-EPROTONOSUPPORT, "written by a newer lnmt (schema 7, this lnmt reads up to 3)");
 }
 
 Test(store, truncated_store_is_refused, .init = setup, .fini = teardown)
@@ -181,7 +181,7 @@ Test(store, empty_file_becomes_a_store, .init = setup, .fini = teardown)
 {
 	t_write_file(path, "", 0);
 	struct store *st = t_open(dir, 0);
-	cr_assert_eq(check_ok(st).schema_version, 2);
+	cr_assert_eq(check_ok(st).schema_version, STORE_SCHEMA_VERSION);
 	store_close(st);
 }
 
@@ -211,7 +211,7 @@ Test(store, migrates_v1, .init = setup, .fini = teardown)
 	struct store *st = t_open(dir, 0);
 	struct store_check_report rep = check_ok(st);
 
-	cr_assert_eq(rep.schema_version, 2);
+	cr_assert_eq(rep.schema_version, STORE_SCHEMA_VERSION);
 	cr_assert_eq(rep.devices, 4);
 	cr_assert_eq(rep.observations, 7);
 	cr_assert_eq(rep.rollups, 7);
@@ -239,6 +239,19 @@ Test(store, migrates_v1, .init = setup, .fini = teardown)
 	cr_assert_eq(seen.o[1].sweep_id, 1);
 	cr_assert_eq(seen.o[1].state, STORE_STATE_UP);
 	cr_assert_eq(seen.o[1].rtt_us, 500);
+
+	/* Sweep records keep their meaning (schema 1 and 2 wrote ended 1 for "wait elapsed") and
+	 * get the count of their observations. */
+	for (uint64_t id = 1; id <= 2; id++) {
+		struct store_sweep sw = t_get_sweep(st, id);
+		cr_assert_eq(sw.ended, STORE_END_WAIT, "sweep %llu: %s", (unsigned long long)id,
+			     store_sweep_end_name(sw.ended));
+		cr_assert(sw.complete);
+		cr_assert_eq(sw.live, 3);
+		cr_assert_eq(sw.observations, id == 1 ? 3 : 4, "sweep %llu: %llu observations", (unsigned long long)id,
+			     (unsigned long long)sw.observations);
+		cr_assert_eq(sw.pid, 0);
+	}
 
 	/* The migrated store records on: sweep ids continue, a second miss takes .2 down. */
 	struct store_result r[] = { t_up(NET + 1, STORE_PROBE_ICMP, 1, 0), t_up(NET + 3, STORE_PROBE_ICMP, 1, 0),
@@ -430,7 +443,7 @@ Test(store, full_disk_keeps_earlier_data, .init = setup, .fini = teardown)
 	/* EFBIG, or EIO: LMDB reports a short write as EIO, as it would on a full disk. */
 	cr_assert(rc == -EFBIG || rc == -EIO, "rc %d: %s", rc, err);
 	cr_assert_lt(stored, 200000);
-	cr_assert_neq(strstr(err, "results not stored"), NULL, "%s", err);
+	cr_assert_neq(strstr(err, "results of sweep 2 not stored"), NULL, "%s", err);
 	cr_assert_neq(strstr(err, path), NULL, "%s", err);
 	store_close(st);
 
@@ -460,7 +473,8 @@ Test(store, check_finds_orphans_and_bad_records, .init = setup, .fini = teardown
 	raw_put("observations", k, 12, v, 3);
 	st = t_open(dir, 0);
 	cr_assert_eq(store_check(st, &rep, err, sizeof(err)), -EBADMSG);
-	cr_assert_eq(rep.problems, 2, "problems %llu (%s)", (unsigned long long)rep.problems, err);
+	/* Bad, of no device, and not counted by its sweep's record. */
+	cr_assert_eq(rep.problems, 3, "problems %llu (%s)", (unsigned long long)rep.problems, err);
 	cr_assert_neq(strstr(err, "10.0.0.77"), NULL, "%s", err);
 	cr_assert_eq(rep.observations, 11);
 	store_close(st);

@@ -51,6 +51,7 @@ static void setup(void)
 			store_recorder_add(rec, &r[k]);
 		struct store_sweep fin = info;
 		fin.end_us = info.start_us + 2000000; /* 1000 sent in 2 s: 500 pps */
+		fin.ended = STORE_END_ALL_ANSWERED;
 		cr_assert_eq(store_recorder_close(rec, &fin, NULL, err, sizeof(err)), 0, "%s", err);
 	}
 	free(r);

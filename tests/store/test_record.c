@@ -531,10 +531,13 @@ Test(store, recorder_open_fills_id_and_start, .init = setup, .fini = teardown)
 	cr_assert_geq(info.start_us, before);
 	/* Until it is closed the sweep is on record as incomplete. */
 	cr_assert_not(t_get_sweep(st, 1).complete);
+	cr_assert_eq(t_get_sweep(st, 1).ended, STORE_END_RUNNING);
 	cr_assert_eq(store_recorder_close(rec, NULL, NULL, err, sizeof(err)), 0, "%s", err);
 	struct store_sweep s = t_get_sweep(st, 1);
 	cr_assert(s.complete);
 	cr_assert_geq(s.end_us, info.start_us);
+	/* Closed without saying how it ended: never taken for a success. */
+	cr_assert_eq(s.ended, STORE_END_INTERRUPTED, "%s", store_sweep_end_name(s.ended));
 }
 
 Test(store, recorder_refuses_bad_ranges, .init = setup, .fini = teardown)
@@ -625,7 +628,7 @@ Test(store, misses_only_inside_the_ranges, .init = setup, .fini = teardown)
 					t_up(between, STORE_PROBE_ICMP, 1, 0), t_up(in2, STORE_PROBE_ICMP, 1, 0),
 					t_up(above, STORE_PROBE_ICMP, 1, 0) };
 	struct store_range ranges[] = { { NET + 10, NET + 30 }, { NET + 60, NET + 80 } };
-	struct store_sweep info = { .start_us = T_BASE + T_HOUR };
+	struct store_sweep info = { .start_us = T_BASE + T_HOUR, .ended = STORE_END_ALL_ANSWERED };
 	struct store_recorder *rec;
 	char err[256];
 
@@ -658,6 +661,7 @@ Test(store, finish_does_the_close_early, .init = setup, .fini = teardown)
 	struct store_sweep fin = info, other = info;
 	fin.end_us = info.start_us + 2000000;
 	fin.replies = fin.live = fin.sent = 1;
+	fin.ended = STORE_END_WAIT; /* probed everything: its silences are misses */
 	other.end_us = info.start_us + 9000000;
 	other.replies = 77;
 	store_recorder_finish(rec, &fin);

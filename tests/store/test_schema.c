@@ -197,16 +197,16 @@ Test(store, sweep_round_trip_and_lengths)
 {
 	struct store_sweep s = {
 		.id = 5, .start_us = 1, .end_us = 2, .probes = 7, .rate_pps = 100000, .retries = 2, .addresses = 65536,
-		.sent = 131072, .replies = 60000, .live = 59000, .ended = 1, .complete = true, .new_devices = 3,
-		.went_up = 4, .went_down = 5,
+		.sent = 131072, .replies = 60000, .live = 59000, .ended = STORE_END_QUIET, .complete = true,
+		.new_devices = 3, .went_up = 4, .went_down = 5, .observations = 65000, .pid = 4242,
 	}, b;
 	uint8_t buf[SCHEMA_SWEEP_MAX_LEN + 1];
 
 	snprintf(s.targets, sizeof(s.targets), "10.0.0.0/16,!10.0.5.0/24");
 	snprintf(s.ports, sizeof(s.ports), "22,80,443");
-	size_t len = schema_sweep_encode(buf, &s);
+	size_t len = schema_sweep_encode(buf, &s, STORE_SCHEMA_VERSION);
 	cr_assert_eq(len, SCHEMA_SWEEP_FIXED_LEN + strlen(s.targets) + strlen(s.ports), "len %zu", len);
-	cr_assert_eq(schema_sweep_decode(&b, buf, len), 0);
+	cr_assert_eq(schema_sweep_decode(&b, buf, len, STORE_SCHEMA_VERSION), 0);
 	cr_assert_eq(b.id, s.id);
 	cr_assert_eq(b.start_us, s.start_us);
 	cr_assert_eq(b.end_us, s.end_us);
@@ -222,19 +222,85 @@ Test(store, sweep_round_trip_and_lengths)
 	cr_assert_eq(b.new_devices, s.new_devices);
 	cr_assert_eq(b.went_up, s.went_up);
 	cr_assert_eq(b.went_down, s.went_down);
+	cr_assert_eq(b.observations, s.observations);
+	cr_assert_eq(b.pid, s.pid);
 	cr_assert_str_eq(b.targets, s.targets);
 	cr_assert_str_eq(b.ports, s.ports);
 	for (size_t l = 0; l < len; l++)
-		cr_assert_eq(schema_sweep_decode(&b, buf, l), -EBADMSG, "length %zu accepted", l);
+		cr_assert_eq(schema_sweep_decode(&b, buf, l, STORE_SCHEMA_VERSION), -EBADMSG, "length %zu accepted", l);
 
 	/* The longest strings fit, truncated to the struct's size. */
 	memset(s.targets, 'x', sizeof(s.targets));
 	memset(s.ports, 'y', sizeof(s.ports));
-	len = schema_sweep_encode(buf, &s);
+	len = schema_sweep_encode(buf, &s, STORE_SCHEMA_VERSION);
 	cr_assert_leq(len, SCHEMA_SWEEP_MAX_LEN);
-	cr_assert_eq(schema_sweep_decode(&b, buf, len), 0);
+	cr_assert_eq(schema_sweep_decode(&b, buf, len, STORE_SCHEMA_VERSION), 0);
 	cr_assert_eq(strlen(b.targets), sizeof(b.targets) - 1);
 	cr_assert_eq(strlen(b.ports), sizeof(b.ports) - 1);
+}
+
+/* Schema 2's records: 12 bytes shorter, and `ended` numbered 0 all answered, 1 wait elapsed,
+ * 2 stopped, 3 failed, with no value for a sweep that never ended: those read interrupted. */
+Test(store, sweep_records_of_schema_2_keep_their_meaning)
+{
+	static const struct {
+		uint8_t old;
+		bool ended;
+		uint8_t now;
+	} cases[] = {
+		{ 0, true, STORE_END_ALL_ANSWERED }, { 1, true, STORE_END_WAIT }, { 2, true, STORE_END_STOPPED },
+		{ 3, true, STORE_END_FAILED }, { 0, false, STORE_END_INTERRUPTED }, { 9, true, STORE_END_INTERRUPTED },
+	};
+	uint8_t buf[SCHEMA_SWEEP_MAX_LEN];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct store_sweep s = { .id = 3, .start_us = 10, .end_us = cases[i].ended ? 20 : 0, .live = 7 }, b;
+		snprintf(s.targets, sizeof(s.targets), "10.0.0.0/29");
+		size_t len = schema_sweep_encode(buf, &s, 2);
+		cr_assert_eq(len, SCHEMA_SWEEP_FIXED_LEN_V2 + strlen(s.targets));
+		buf[69] = cases[i].old; /* the ended byte, as schema 2 wrote it */
+		cr_assert_eq(schema_sweep_decode(&b, buf, len, 2), 0);
+		cr_assert_eq(b.ended, cases[i].now, "schema 2 ended %u (%s): %s", cases[i].old,
+			     cases[i].ended ? "with an end" : "no end", store_sweep_end_name(b.ended));
+		cr_assert_eq(b.live, 7);
+		cr_assert_str_eq(b.targets, "10.0.0.0/29");
+		/* Not a schema 3 record: 12 bytes short of one. */
+		cr_assert_eq(schema_sweep_decode(&b, buf, len, 3), -EBADMSG);
+	}
+	/* Encoding for schema 2 (tests/data/make_store_v1.c) writes the old numbers. */
+	struct store_sweep s = { .id = 1, .end_us = 5, .ended = STORE_END_WAIT }, b;
+	schema_sweep_encode(buf, &s, 2);
+	cr_assert_eq(buf[69], 1);
+	cr_assert_eq(schema_sweep_decode(&b, buf, SCHEMA_SWEEP_FIXED_LEN_V2, 2), 0);
+	cr_assert_eq(b.ended, STORE_END_WAIT);
+}
+
+/* One name per end, the same everywhere; names parse back; no name for a value this lnmt does
+ * not know; RUNNING is the zero value and not a success. */
+Test(store, sweep_end_names)
+{
+	static const char *const want[STORE_END_COUNT] = { "running", "all-answered", "quiet", "wait-elapsed",
+							   "stopped", "failed", "interrupted" };
+	for (unsigned e = 0; e < STORE_END_COUNT; e++) {
+		uint8_t back = 99;
+		cr_assert_str_eq(store_sweep_end_name(e), want[e]);
+		cr_assert_eq(store_sweep_end_parse(want[e], &back), 0);
+		cr_assert_eq(back, e);
+	}
+	cr_assert_str_eq(store_sweep_end_name(STORE_END_COUNT), "unknown");
+	uint8_t x = 42;
+	cr_assert_eq(store_sweep_end_parse("unknown", &x), -EINVAL);
+	cr_assert_eq(store_sweep_end_parse("interrupted ", &x), -EINVAL);
+	cr_assert_eq(x, 42);
+	struct store_sweep zero = { 0 };
+	cr_assert_eq(zero.ended, STORE_END_RUNNING);
+	cr_assert_not(store_sweep_end_probed_all(STORE_END_RUNNING));
+	cr_assert(store_sweep_end_probed_all(STORE_END_ALL_ANSWERED));
+	cr_assert(store_sweep_end_probed_all(STORE_END_QUIET));
+	cr_assert(store_sweep_end_probed_all(STORE_END_WAIT));
+	cr_assert_not(store_sweep_end_probed_all(STORE_END_STOPPED));
+	cr_assert_not(store_sweep_end_probed_all(STORE_END_FAILED));
+	cr_assert_not(store_sweep_end_probed_all(STORE_END_INTERRUPTED));
 }
 
 Test(store, keys_sort_numerically)
