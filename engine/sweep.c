@@ -214,6 +214,7 @@ static int start_rx(struct sweep *sw, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start the receiver thread: %s", lnmt_strerror(rc));
 		return rc;
 	}
+	pthread_setname_np(sw->rx_thread, "lnmt-rx"); /* names show in top -H, perf and gdb */
 	sw->rx_running = true;
 	return 0;
 }

@@ -67,6 +67,7 @@ int sweep_deliver_start(struct sweep *sw, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start the delivery thread: %s", lnmt_strerror(rc));
 		return rc;
 	}
+	pthread_setname_np(sw->deliver_thread, "lnmt-deliver");
 	sw->deliver_running = true;
 	return 0;
 }

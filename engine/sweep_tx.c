@@ -285,6 +285,9 @@ int sweep_senders_start(struct sweep *sw, char *err, size_t errlen)
 			pthread_mutex_unlock(&sw->lock);
 			break;
 		}
+		char name[16];
+		snprintf(name, sizeof(name), "lnmt-tx%u", k);
+		pthread_setname_np(s->thread, name);
 		s->started = true;
 		sw->n_senders++;
 	}

@@ -908,6 +908,7 @@ int store_recorder_open(struct store *st, struct store_sweep *info, const struct
 		store_err(err, errlen, st->path, "cannot start the writer thread: %s", lnmt_strerror(rc));
 		goto fail_sync;
 	}
+	pthread_setname_np(rec->thread, "lnmt-store");
 	info->id = s.id;
 	info->start_us = s.start_us;
 	*out = rec;
