@@ -285,8 +285,8 @@ int sweep_senders_start(struct sweep *sw, char *err, size_t errlen)
 			pthread_mutex_unlock(&sw->lock);
 			break;
 		}
-		char name[16];
-		snprintf(name, sizeof(name), "lnmt-tx%u", k);
+		char name[] = "lnmt-tx0"; /* k < SWEEP_MAX_SENDERS: one digit */
+		name[7] = (char)('0' + k % 10);
 		pthread_setname_np(s->thread, name);
 		s->started = true;
 		sw->n_senders++;
