@@ -455,6 +455,7 @@ static void fill_stats(const struct sweep *sw, struct sweep_stats *st)
 	st->queue_peak = sweep_load(&sw->queue_peak);
 	st->queue_peak_bytes = result_queue_peak_bytes(&sw->results);
 	st->lost = sweep_load(&sw->lost);
+	st->rx_yields = sweep_load(&sw->rx_yields);
 	st->passes = sw->n_passes;
 	for (unsigned i = 0; i < sw->n_passes; i++) {
 		st->pass[i] = sw->passes[i];
@@ -538,6 +539,7 @@ static int start(struct sweep *sw, char *err, size_t errlen)
 	if (rc || (rc = sweep_deliver_start(sw, err, errlen)))
 		return rc;
 	sw->t0 = sw->last_progress = clock_now_ns();
+	__atomic_store_n(&sw->rx_heartbeat_ns, sw->t0, __ATOMIC_RELAXED);
 	release_rx(sw);
 	return 0;
 }

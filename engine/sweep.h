@@ -134,6 +134,7 @@ struct sweep_stats {
 	uint64_t duplicates; /* valid replies to pairs that had already answered */
 	uint64_t live;       /* distinct addresses that answered anything */
 	uint64_t rx_dropped; /* frames the capture ring lost */
+	uint64_t rx_yields;  /* times the senders stepped aside for a receiver starved of CPU */
 	uint64_t elapsed_ns; /* start to end, cooldown included */
 	uint64_t send_ns;    /* start to the last probe */
 	const char *tx_name;      /* static strings */

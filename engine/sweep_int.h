@@ -104,6 +104,8 @@ struct sweep {
 	/* Counters the receiver writes and the others read. */
 	uint64_t replies, dups, live, invalid;
 	uint64_t last_reply_ns;      /* atomic: when the receiver took the latest new reply */
+	uint64_t rx_heartbeat_ns;    /* atomic: when the receiver last looked at the capture */
+	uint64_t rx_yields;          /* atomic: times a sender stepped aside for a starved receiver */
 	struct rtt_hist rtt[SWEEP_MAX_PROBES];
 	/* The receiver thread opens the capture (sweep.c start()); under `lock`, signalled on
 	 * `changed`: rx_opened with rx_open_rc and rx_err once it tried, rx_released when it may

@@ -75,12 +75,17 @@ static void on_frame(void *ctx, const uint8_t *frame, size_t len, uint64_t ts)
 	__atomic_fetch_add(&sw->invalid, 1, __ATOMIC_RELAXED);
 }
 
+/* The receiver looks at the capture at least this often, so that its heartbeat tells the
+ * senders it is running (a stale one means it is starved of CPU, see sweep_tx.c). */
+#define RX_POLL_MS 2
+
 void *sweep_rx_main(void *arg)
 {
 	struct sweep *sw = arg;
 
 	while (!__atomic_load_n(&sw->rx_stop, __ATOMIC_ACQUIRE)) {
-		if (rx_dispatch(sw->rx, on_frame, sw, 20) > 0)
+		__atomic_store_n(&sw->rx_heartbeat_ns, clock_now_ns(), __ATOMIC_RELAXED);
+		if (rx_dispatch(sw->rx, on_frame, sw, RX_POLL_MS) > 0)
 			result_queue_kick(&sw->results);
 	}
 	rx_dispatch(sw->rx, on_frame, sw, 0); /* what landed before the stop */

@@ -19,6 +19,11 @@
 #define SINGLE_SENDER_BELOW_PPS 50000 /* slower sweeps gain nothing from more threads */
 #define SPIN_BELOW_NS 100000ull       /* shorter pacing waits spin: nanosleep overshoots them */
 #define HOLD_BACK_POLL_NS 500000ull   /* how often a held-back sender looks at the sink's queue */
+/* A receiver that has not looked at the capture for this long is starved (it looks every 2 ms
+ * when idle); the senders then step aside, in slices, for at most RX_STARVED_MAX_NS. */
+#define RX_STARVED_NS 6000000ull
+#define RX_STEP_ASIDE_NS 100000ull
+#define RX_STARVED_MAX_NS 100000000ull
 #define PROGRESS_SLICE_NS 50000000ull
 #define DEFAULT_PROGRESS_NS 250000000ull
 
@@ -113,11 +118,36 @@ static void hold_back(struct sender *s)
 	__atomic_fetch_add(&s->held_back_ns, clock_now_ns() - start, __ATOMIC_RELAXED);
 }
 
+/*
+ * The receiver must keep up with the capture: a ring holds only some 16 ms of replies when they
+ * trickle in (libpcap's TPACKET_V3 blocks are retired half empty every millisecond), and on a
+ * loaded machine the senders, the kernel's work for their probes and everything else can leave
+ * the receiver no core for longer than that. So a sender that sees the receiver's heartbeat go
+ * stale steps aside until it beats again: the probe rate drops for a moment instead of the
+ * capture dropping replies.
+ */
+static void let_receiver_run(struct sender *s)
+{
+	struct sweep *sw = s->sw;
+	uint64_t start = clock_now_ns(), now = start;
+
+	if (!sw->rx_running)
+		return;
+	while (now - sweep_load(&sw->rx_heartbeat_ns) > RX_STARVED_NS && now - start < RX_STARVED_MAX_NS &&
+	       !sweep_stop_level(sw)) {
+		if (now == start)
+			__atomic_fetch_add(&sw->rx_yields, 1, __ATOMIC_RELAXED);
+		sleep_ns(RX_STEP_ASIDE_NS);
+		now = clock_now_ns();
+	}
+}
+
 /* Blocks until at least one packet is due; returns how many are (capped at batch), 0 on stop. */
 static unsigned await_budget(struct sender *s, unsigned batch)
 {
 	if (sweep_sink_behind(s->sw))
 		hold_back(s);
+	let_receiver_run(s);
 	for (;;) {
 		uint64_t now = clock_now_ns();
 		uint64_t allow = ratelimit_allowance(&s->rl, now);

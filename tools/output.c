@@ -288,11 +288,13 @@ void output_summary(struct output *o, const struct sweep_stats *st, bool verbose
 				"drops what it gets beyond its rate: pass %u on went at %s pps\n",
 			st->slowed_loss * 100, fmt_rate((double)st->first_rate_pps, r1), st->slowed_pass + 1,
 			fmt_rate((double)st->slowed_pps, r2));
-	if (st->held_back_ns || verbose)
-		fprintf(o->err, "lnmt: the output %s: senders held back %.2f s, at most %llu results "
+	uint64_t held = st->held_back_ns / (st->senders ? st->senders : 1);
+	char h[24];
+	fmt_ms(held, h);
+	if (held >= 1000000 || verbose)
+		fprintf(o->err, "lnmt: the output %s: senders held back %s, at most %llu results "
 				"(%.1f MiB) queued%s\n",
-			st->held_back_ns ? "was slower than the network" : "kept up",
-			st->held_back_ns / 1e9 / (st->senders ? st->senders : 1),
+			held >= 1000000 ? "was slower than the network" : "kept up", h,
 			(unsigned long long)st->queue_peak, st->queue_peak_bytes / 1048576.0,
 			st->lost ? "" : ", no reply lost");
 	if (st->lost)
@@ -308,6 +310,8 @@ void output_summary(struct output *o, const struct sweep_stats *st, bool verbose
 		fputc('\n', o->err);
 	}
 	if (verbose || st->rx_dropped)
-		fprintf(o->err, "lnmt: %llu duplicate replies, %llu dropped by the capture ring\n",
-			(unsigned long long)st->duplicates, (unsigned long long)st->rx_dropped);
+		fprintf(o->err, "lnmt: %llu duplicate replies, %llu dropped by the capture ring; the senders stepped "
+				"aside %llu times for a receiver short of CPU\n",
+			(unsigned long long)st->duplicates, (unsigned long long)st->rx_dropped,
+			(unsigned long long)st->rx_yields);
 }
