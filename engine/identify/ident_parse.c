@@ -5,7 +5,7 @@
 #include <string.h>
 
 enum { P_STATUS, P_HEAD, P_BODY, P_DONE };
-enum { T_SEEK, T_ATTR, T_ATTRSKIP, T_IN, T_END, T_OVER };
+enum { T_SEEK, T_ATTR, T_ATTRSKIP, T_IN, T_END, T_ENDGT };
 
 static const char open_tag[] = "<title";
 static const char close_tag[] = "</title";
@@ -192,7 +192,7 @@ static int head_end(struct http_resp *p)
 
 static void title_put(struct http_resp *p, uint8_t c)
 {
-	if (is_space(c)) {
+	if (is_space(c) || c < 0x20 || c == 0x7f) {
 		p->space_pending = p->title_len > 0;
 		return;
 	}
@@ -254,6 +254,7 @@ static bool title_byte(struct http_resp *p, uint8_t c)
 		case T_IN:
 			if (c == '<') {
 				p->tag_state = T_END;
+				p->tag_buf[0] = '<';
 				p->tag_pos = 1;
 				return false;
 			}
@@ -261,15 +262,25 @@ static bool title_byte(struct http_resp *p, uint8_t c)
 			return false;
 		case T_END:
 			if (lower((char)c) == close_tag[p->tag_pos]) {
-				if (++p->tag_pos == sizeof(close_tag) - 1) {
-					title_finish(p);
-					return true;
-				}
+				p->tag_buf[p->tag_pos] = (char)c;
+				if (++p->tag_pos == sizeof(close_tag) - 1)
+					p->tag_state = T_ENDGT;
 				return false;
 			}
 			/* Not the end tag: what matched so far is title text. */
 			for (unsigned i = 0; i < p->tag_pos; i++)
-				title_put(p, (uint8_t)close_tag[i]);
+				title_put(p, (uint8_t)p->tag_buf[i]);
+			p->tag_state = T_IN;
+			p->tag_pos = 0;
+			continue;
+		case T_ENDGT:
+			/* "</title" must end the tag's name: "</titlex>" is text. */
+			if (c == '>' || is_space(c) || c == '/') {
+				title_finish(p);
+				return true;
+			}
+			for (unsigned i = 0; i < sizeof(close_tag) - 1; i++)
+				title_put(p, (uint8_t)p->tag_buf[i]);
 			p->tag_state = T_IN;
 			p->tag_pos = 0;
 			continue;
@@ -293,7 +304,7 @@ int http_resp_feed(struct http_resp *p, const uint8_t *data, size_t len)
 				if (title_byte(p, data[i]))
 					return PARSE_DONE;
 				if (p->body_seen >= HTTP_RESP_BODY_SCAN || (p->has_length && p->body_seen >= p->content_length)) {
-					if (p->tag_state == T_IN || p->tag_state == T_END)
+					if (p->tag_state >= T_IN)
 						title_finish(p); /* a title cut off by the end of what we read */
 					p->phase = P_DONE;
 					return PARSE_DONE;
@@ -334,7 +345,7 @@ int http_resp_feed(struct http_resp *p, const uint8_t *data, size_t len)
 int http_resp_eof(struct http_resp *p)
 {
 	if (p->phase == P_BODY) {
-		if (p->tag_state == T_IN || p->tag_state == T_END)
+		if (p->tag_state >= T_IN)
 			title_finish(p);
 		p->phase = P_DONE;
 	}
@@ -386,7 +397,7 @@ int ssh_banner_feed(struct ssh_banner *p, const uint8_t *data, size_t len)
 		if (p->line_len < sizeof(p->line) - 1)
 			p->line[p->line_len++] = (char)c;
 		/* RFC 4253: the identification line is at most 255 bytes with its CR LF. */
-		if (line_is_ssh(p) && p->line_total >= SSH_BANNER_MAX - 2)
+		if (line_is_ssh(p) && p->line_total >= SSH_BANNER_MAX - 3)
 			return banner_done(p);
 	}
 	return PARSE_MORE;

@@ -51,6 +51,7 @@ struct http_resp {
 	/* state */
 	uint8_t phase;
 	uint8_t tag_state, tag_pos;
+	char tag_buf[8];                     /* the bytes of a maybe-end-tag, as they came */
 	bool space_pending;
 	char line[256];                      /* the first bytes of the current head line */
 	size_t line_len, line_total;
