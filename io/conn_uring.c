@@ -126,7 +126,7 @@ int conn_loop_new(struct conn_loop **out, const struct conn_loop_config *cfg, co
 	if (entries < 64)
 		entries = 64;
 	for (size_t f = 0; f < sizeof(flag_sets) / sizeof(flag_sets[0]); f++) {
-		struct io_uring_params p = { .flags = flag_sets[f] | IORING_SETUP_CQSIZE,
+		struct io_uring_params p = { .flags = flag_sets[f] | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP,
 					     .cq_entries = l->n_slots * 4 > entries * 2 ? l->n_slots * 4 : entries * 2 };
 		rc = io_uring_queue_init_params(entries, &l->ring, &p);
 		if (rc != -EINVAL)

@@ -419,10 +419,7 @@ static int parse_ports(struct ident_config *cfg, const char *spec)
 			if (dup)
 				continue;
 			if (cfg->n_ports == IDENT_MAX_PORTS) {
-				char n[8];
-				snprintf(n, sizeof(n), "%d", IDENT_MAX_PORTS);
 				rc = bad_value("--ports", spec, "at most 64 ports");
-				(void)n;
 				break;
 			}
 			cfg->ports[cfg->n_ports].port = pl.ports[i];
@@ -614,6 +611,23 @@ int cmd_identify(int argc, char **argv)
 	if (rc) {
 		target_set_fini(&o.targets);
 		return rc < 0 ? 0 : rc;
+	}
+	/* Each connection slot is a file registered with io_uring, which the kernel counts against
+	 * RLIMIT_NOFILE: raise the soft limit as far as the hard one allows. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rlim_t want = (rlim_t)o.cfg.concurrency + 256;
+		if (rl.rlim_cur < want && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+		if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < (rlim_t)o.cfg.concurrency + 64) {
+			cli_error("--concurrency %u is above what the open-file limit allows (hard limit %llu, ulimit -Hn): "
+				  "at most %llu", o.cfg.concurrency, (unsigned long long)rl.rlim_max,
+				  (unsigned long long)(rl.rlim_max > 64 ? rl.rlim_max - 64 : 1));
+			target_set_fini(&o.targets);
+			return EXIT_USAGE;
+		}
 	}
 	struct sigaction sa = { .sa_handler = on_sigint };
 	sigemptyset(&sa.sa_mask);

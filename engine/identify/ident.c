@@ -145,7 +145,10 @@ static void kick(struct run *run)
 	if (!run->pushed && !__atomic_load_n(&run->finish, __ATOMIC_RELAXED))
 		return;
 	run->pushed = false;
-	if (__atomic_load_n(&run->waiting, __ATOMIC_ACQUIRE)) {
+	/* Pairs with the consumer's store of waiting and load of tail (both seq_cst): without the
+	 * fence the load below could pass the store of tail, and a wakeup be lost (for 50 ms). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&run->waiting, __ATOMIC_RELAXED)) {
 		pthread_mutex_lock(&run->lock);
 		pthread_cond_signal(&run->cond);
 		pthread_mutex_unlock(&run->lock);
@@ -359,7 +362,8 @@ static int setup(struct run *run, const struct ident_config *cfg, char *err, siz
 	}
 	struct conn_loop_config lc = { .slots = run->n_slots, .rx_size = RX_SIZE, .tx_size = TX_SIZE };
 	if ((rc = conn_loop_new(&run->loop, &lc, on_event, run))) {
-		snprintf(err, errlen, "cannot set up io_uring for %u connections: %s", run->n_slots, lnmt_strerror(rc));
+		snprintf(err, errlen, "cannot set up io_uring for %u connections: %s%s", run->n_slots, lnmt_strerror(rc),
+			 rc == -EMFILE ? " (each takes a registered file: the open-file limit, ulimit -n, is lower)" : "");
 		return rc;
 	}
 	run->slots = calloc(run->n_slots, sizeof(*run->slots));
