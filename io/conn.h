@@ -22,7 +22,8 @@
  *
  * Threads: everything on one thread (the ring is set up single-issuer). Callbacks run inside
  * conn_loop_run() and may call every function here but conn_loop_free().
- * Errors: -errno; conn_open() returns -EBUSY when no slot is free. conn_loop_new() registers one
+ * Errors: -errno; conn_loop_new() returns -ENOSYS on a kernel without one of the operations
+ * (direct sockets need 5.19). conn_open() returns -EBUSY when no slot is free. conn_loop_new() registers one
  * file per slot, which the kernel refuses (-EMFILE) above RLIMIT_NOFILE: the caller raises it.
  */
 #ifndef LNMT_CONN_H

@@ -135,6 +135,17 @@ int conn_loop_new(struct conn_loop **out, const struct conn_loop_config *cfg, co
 	if (rc)
 		goto fail;
 	l->ring_up = true;
+	/* Direct sockets came with 5.19 (Debian 12's liburing 2.3 knows them): ask the kernel. */
+	struct io_uring_probe *probe = io_uring_get_probe_ring(&l->ring);
+	static const int needed[] = { IORING_OP_SOCKET, IORING_OP_CONNECT, IORING_OP_SEND, IORING_OP_RECV,
+				      IORING_OP_LINK_TIMEOUT, IORING_OP_CLOSE, IORING_OP_POLL_ADD,
+				      IORING_OP_POLL_REMOVE, IORING_OP_ASYNC_CANCEL };
+	for (size_t k = 0; k < sizeof(needed) / sizeof(needed[0]); k++)
+		if (!probe || !io_uring_opcode_supported(probe, needed[k]))
+			rc = -ENOSYS;
+	io_uring_free_probe(probe);
+	if (rc)
+		goto fail;
 	if ((rc = io_uring_register_files_sparse(&l->ring, l->n_slots)))
 		goto fail;
 	*out = l;
