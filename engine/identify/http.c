@@ -79,7 +79,10 @@ static enum check_verdict http_input(void *priv, void *st, const uint8_t *data, 
 		rc = http_resp_eof(&s->resp);
 		if (rc == PARSE_DONE)
 			return finish(s, r);
-		ident_fail(r, rc == PARSE_E_EMPTY ? IDENT_E_CLOSED : IDENT_E_BAD_RESPONSE, "%s", parse_why(rc));
+		if (rc == PARSE_E_EMPTY)
+			ident_fail(r, IDENT_E_CLOSED, "%s", ""); /* "closed" says it all */
+		else
+			ident_fail(r, IDENT_E_BAD_RESPONSE, "%s", parse_why(rc));
 		return CHECK_FAIL;
 	}
 	if (!s->got_first) {

@@ -45,7 +45,10 @@ static enum check_verdict ssh_input(void *priv, void *st, const uint8_t *data, s
 		return CHECK_DONE;
 	}
 	if (rc < 0) {
-		ident_fail(r, rc == PARSE_E_EMPTY ? IDENT_E_CLOSED : IDENT_E_BAD_RESPONSE, "%s", parse_why(rc));
+		if (rc == PARSE_E_EMPTY)
+			ident_fail(r, IDENT_E_CLOSED, "%s", ""); /* "closed" says it all */
+		else
+			ident_fail(r, IDENT_E_BAD_RESPONSE, "%s", parse_why(rc));
 		return CHECK_FAIL;
 	}
 	return CHECK_MORE;

@@ -227,7 +227,10 @@ static enum check_verdict tls_input(void *priv, void *st, const uint8_t *data, s
 	if (!len) {
 		if (s->alert >= 0)
 			goto alert;
-		ident_fail(r, s->in_total ? IDENT_E_TLS : IDENT_E_CLOSED, "closed during the TLS handshake");
+		if (s->in_total)
+			ident_fail(r, IDENT_E_TLS, "closed during the handshake");
+		else
+			ident_fail(r, IDENT_E_CLOSED, "%s", "");
 		return CHECK_FAIL;
 	}
 	s->in_total += len;

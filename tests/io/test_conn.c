@@ -427,3 +427,28 @@ Test(ident_run, a_certificate_with_1000_sans)
 	cr_assert_lt(strlen(r.tls_sans), IDENT_SANS_MAX);
 	cr_assert_not_null(strstr(r.tls_sans, " more"), "the cut says how many are left out: %s", r.tls_sans);
 }
+
+Test(ident_run, a_stop_drops_what_is_in_flight_and_returns)
+{
+	struct server s;
+	struct target_set ts;
+	char err[256];
+	struct collected col = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct ident_config cfg = { .targets = &ts, .n_ports = 1, .concurrency = 4, .timeout_ns = 600000000000ull };
+	struct ident_sink sink = { .result = collect, .ctx = &col };
+	struct ident_stats st;
+	volatile sig_atomic_t stop = 1;
+
+	server_start(&s, SRV_SILENT);
+	target_set_init(&ts);
+	cr_assert_eq(target_set_add(&ts, "127.0.0.1", err, sizeof(err)), 0);
+	cr_assert_eq(target_set_finalize(&ts), 0);
+	cfg.ports[0].port = s.port;
+	cfg.ports[0].check = &check_http;
+	/* A check that could wait 10 minutes: the stop must end the run at once, reporting nothing. */
+	cr_assert_eq(ident_run(&cfg, &sink, &stop, &st, err, sizeof(err)), 0, "%s", err);
+	cr_assert(st.stopped);
+	cr_assert_eq(col.n, 0);
+	target_set_fini(&ts);
+	server_stop(&s);
+}
