@@ -18,6 +18,8 @@ int cmd_sweeps(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_db(int argc, char **argv);
+/* Service checks and reverse DNS (identify_cmd.c). */
+int cmd_identify(int argc, char **argv);
 /* Through lnmtd only (client_cmd.c). */
 int cmd_status(int argc, char **argv);
 int cmd_jobs(int argc, char **argv);

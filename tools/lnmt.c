@@ -18,6 +18,7 @@ static const char usage[] =
 "  report uptime     per-device uptime over a period (--since 24h)\n"
 "  report network    up/down counts, new devices, RTT percentiles, sweeps, per-subnet summary\n"
 "  sweeps            past sweeps and their figures\n"
+"  identify TARGET...  what answers on each: HTTP, TLS, SSH checks and reverse DNS (no root)\n"
 "  backup FILE       a consistent copy of the store, taken while others write\n"
 "  restore FILE      replace the store with a backup\n"
 "  db check          verify the store\n"
@@ -50,7 +51,7 @@ static const struct {
 	{ "scan", cmd_scan }, { "devices", cmd_devices }, { "device", cmd_device },
 	{ "report", cmd_report }, { "sweeps", cmd_sweeps }, { "backup", cmd_backup },
 	{ "restore", cmd_restore }, { "db", cmd_db }, { "status", cmd_status }, { "jobs", cmd_jobs },
-	{ "watch", cmd_watch },
+	{ "watch", cmd_watch }, { "identify", cmd_identify },
 };
 
 int main(int argc, char **argv)
